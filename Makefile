@@ -1,0 +1,34 @@
+# Everything a fresh machine needs: `make demo` and `make test` each set up the venv themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+STAMP  := $(VENV)/.derl-installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch: the local CPU wheel when no torch is present; an existing (e.g. CUDA) torch is kept.
+$(VENV)/.torch: | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0"
+	touch $@
+
+$(STAMP): pyproject.toml $(PLUGINS) $(VENV)/.torch
+	$(PY) -m pip install --quiet -e ".[atari,mujoco,pybullet,dev]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/derl ppo --env-id CartPole-v1 --logdir runs/demo-cartpole-ppo-$$(date +%Y%m%d-%H%M%S)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -x --durations=10
+
+bench: $(STAMP)
+	$(PY) bench/ppo_cartpole.py
+
+clean:
+	rm -rf $(VENV) runs build

@@ -1,0 +1,104 @@
+"""Alg uses an EnvRunner and performs updates; the loss lives in an AlgLoss; Trainer steps an optimizer."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .schedules import Constant, Schedule
+
+
+class NonFiniteError(RuntimeError):
+    """A loss term or a parameter became NaN or inf."""
+
+
+class AlgLoss:
+    """`loss(batch)` returns (scalar loss tensor, {summary name: detached tensor or float})."""
+
+    def __call__(self, batch):
+        raise NotImplementedError
+
+
+class Trainer:
+    """Sets the scheduled learning rate, backpropagates, clips the global grad norm, steps, checks."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, lr: Schedule | float,
+                 max_grad_norm: float | None = None, prefix: str = ""):
+        self.optimizer = optimizer
+        self.lr = lr if isinstance(lr, Schedule) else Constant(lr)
+        self.max_grad_norm = max_grad_norm
+        self.prefix = prefix
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def step(self, loss: torch.Tensor, stats: dict, step_count: int) -> dict:
+        stats = {key: float(value) for key, value in stats.items()}
+        if not torch.isfinite(loss):
+            bad = [key for key, value in stats.items() if not math.isfinite(value)] or ["the total loss"]
+            raise NonFiniteError(f"{self.prefix}loss is not finite at step {step_count} ({', '.join(bad)})")
+        lr = self.lr(step_count)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.max_grad_norm:
+            norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+            stats["losses/grad_norm"] = float(norm)
+        self.optimizer.step()
+        stats[f"charts/{self.prefix}learning_rate"] = lr
+        return stats
+
+
+def check_finite(modules: dict, step_count: int):
+    for name, module in modules.items():
+        for pname, p in module.named_parameters():
+            if not torch.isfinite(p).all():
+                raise NonFiniteError(f"parameter {name}.{pname} is not finite at step {step_count}")
+
+
+class Alg:
+    """Pulls batches from the runner and updates until `total_steps` env steps.
+
+    `checkpointables` names every object whose state a checkpoint needs (modules, optimizers, the runner,
+    env normalisation...): each has state_dict() / load_state_dict().
+    """
+
+    def __init__(self, runner, trainer: Trainer | None, loss: AlgLoss | None, summary=None,
+                 checkpointables: dict | None = None):
+        self.runner, self.trainer, self.loss, self.summary = runner, trainer, loss, summary
+        self.checkpointables = dict(checkpointables or {})
+        self.checkpointables.setdefault("runner", runner.unwrapped if hasattr(runner, "unwrapped") else runner)
+
+    @property
+    def step_count(self) -> int:
+        return self.runner.step_count
+
+    def update(self, batch) -> dict:
+        loss, stats = self.loss(batch)
+        return self.trainer.step(loss, stats, self.step_count)
+
+    def learn(self, total_steps: int, on_step=None):
+        """Trains until the runner has taken `total_steps` env steps. `on_step(alg)` runs after each
+        update in which the step count moved (checkpoints, interrupts)."""
+        last = self.step_count
+        if last >= total_steps:
+            return
+        for batch in self.runner.run():
+            stats = self.update(batch)
+            if self.summary is not None and stats:
+                self.summary.record(stats)
+            step = self.step_count
+            if step != last:
+                last = step
+                if self.summary is not None:
+                    self.summary.step(step)
+                if on_step is not None:
+                    on_step(self)
+                if step >= total_steps:
+                    break
+
+    def state_dict(self) -> dict:
+        return {name: obj.state_dict() for name, obj in self.checkpointables.items()}
+
+    def load_state_dict(self, state: dict):
+        for name, obj in self.checkpointables.items():
+            obj.load_state_dict(state[name])

@@ -1,0 +1,226 @@
+"""The `derl` command: typer + rich. Built from the plugin registry without importing torch."""
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .config import default_for
+from .errors import BadInput
+from .plugins import registry
+
+RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str}
+PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
+
+
+def _error(message: str, code: int = 2):
+    print(f"derl: error: {message}", file=sys.stderr)
+    return code
+
+
+class DerlGroup(TyperGroup):
+    """Turns every usage error and BadInput into one line on stderr and exit code 2."""
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name and not name.startswith("-") and name not in self.commands:
+            algs = sorted(registry().algorithms)
+            close = difflib.get_close_matches(name, algs + list(self.commands), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise BadInput(f"unknown algorithm or command '{name}' (installed algorithms: "
+                           f"{', '.join(algs) or 'none'}){hint}")
+        return super().resolve_command(ctx, args)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args=args, prog_name=prog_name or "derl", complete_var=complete_var,
+                                standalone_mode=False, **extra)
+            code = code if isinstance(code, int) else 0
+        except BadInput as exc:
+            code = _error(str(exc))
+        except typer.Abort:
+            code = _error("aborted", 1)
+        except typer.TyperException as exc:   # click-style usage errors
+            code = _error(exc.format_message(), getattr(exc, "exit_code", 2))
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(cls=DerlGroup, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="derl: deep reinforcement learning on PyTorch. Algorithms are plugins: see 'derl list'.")
+
+
+@app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
+    """Installed algorithms, env families and broken plugins."""
+    reg = registry()
+    algs = [{"name": s.name, "distribution": s.distribution, "version": s.version,
+             "families": s.families(), "summary": s.summary} for s in reg.algorithms.values()]
+    fams = [{"name": f.name, "distribution": f.distribution, "summary": f.summary}
+            for f in sorted(reg.families.values(), key=lambda f: -f.priority)]
+    broken = [{"distribution": d, "entry_point": n, "error": e} for d, n, e in reg.broken]
+    if as_json:
+        print(json.dumps({"algorithms": algs, "env_families": fams, "broken": broken}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    console = Console()
+    table = Table(title="algorithms")
+    for col in ("algorithm", "plugin", "env families with defaults", "summary"):
+        table.add_column(col)
+    for a in algs:
+        table.add_row(a["name"], f"{a['distribution']} {a['version']}", ", ".join(a["families"]), a["summary"])
+    console.print(table)
+    table = Table(title="env families")
+    for col in ("family", "plugin", "summary"):
+        table.add_column(col)
+    for f in fams:
+        table.add_row(f["name"], f["distribution"], f["summary"])
+    console.print(table)
+    if broken:
+        table = Table(title="broken plugins", style="red")
+        for col in ("plugin", "entry point", "error"):
+            table.add_column(col)
+        for b in broken:
+            table.add_row(b["distribution"], b["entry_point"], b["error"])
+        console.print(table)
+
+
+def show_alg_help(spec):
+    from rich.console import Console
+    from rich.table import Table
+    reg = registry()
+    fams = [f.name for f in sorted(reg.families.values(), key=lambda f: -f.priority)]
+    console = Console()
+    console.print(f"[bold]derl {spec.name}[/bold] ({spec.distribution} {spec.version}): {spec.summary}")
+    console.print(f"usage: derl run {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
+                  f"[--HYPERPARAMETER VALUE ...]   (or: derl {spec.name} ...)")
+    console.print("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag.")
+    table = Table(title="hyperparameters")
+    table.add_column("flag")
+    table.add_column("type")
+    for fam in fams:
+        table.add_column(fam, justify="right")
+    table.add_column("help")
+    for hp in spec.hyperparameters:
+        defaults = [str(default_for(hp, reg.defaults_chain(f))) for f in fams]
+        table.add_row(hp.flag, hp.type.__name__, *defaults, hp.help)
+    console.print(table)
+
+
+def parse_run_args(spec, tokens: list):
+    """--key value / --key=value / --flag / --no-flag for run options and hyperparameters."""
+    options, overrides = {}, {}
+    known = {hp.name: hp for hp in spec.hyperparameters}
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in ("-h", "--help"):
+            return None, None
+        if not tok.startswith("--"):
+            raise BadInput(f"unexpected argument '{tok}' (options look like --name VALUE)")
+        name, eq, value = tok[2:].partition("=")
+        name = name.replace("-", "_")
+        negated = name.startswith("no_") and name[3:] in known and known[name[3:]].type is bool
+        key = name[3:] if negated else name
+        if key not in RUN_OPTIONS and key not in known:
+            close = difflib.get_close_matches(key, list(known) + list(RUN_OPTIONS), n=1)
+            hint = f"; did you mean --{close[0].replace('_', '-')}?" if close else ""
+            raise BadInput(f"unknown option --{key.replace('_', '-')} for {spec.name}{hint}")
+        is_bool = key in known and known[key].type is bool
+        if negated:
+            value = "false"
+        elif not eq:
+            if is_bool and (i + 1 == len(tokens) or tokens[i + 1].startswith("--")):
+                value = "true"
+            elif i + 1 < len(tokens):
+                i += 1
+                value = tokens[i]
+            else:
+                raise BadInput(f"--{key.replace('_', '-')} needs a value")
+        if key in RUN_OPTIONS:
+            try:
+                options[key] = RUN_OPTIONS[key](value)
+            except ValueError:
+                raise BadInput(f"--{key.replace('_', '-')} expects {RUN_OPTIONS[key].__name__}, "
+                               f"got '{value}'") from None
+        else:
+            overrides[key] = value
+        i += 1
+    return options, overrides
+
+
+def run_algorithm(alg: str, tokens: list):
+    reg = registry()
+    spec = reg.algorithm(alg)
+    options, overrides = parse_run_args(spec, tokens)
+    if options is None:
+        show_alg_help(spec)
+        return
+    if "env_id" not in options:
+        raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")
+    from .session import train
+    train(reg, alg, options["env_id"], overrides, logdir=options.get("logdir"),
+          seed=options.get("seed", 1), device=options.get("device", "auto"))
+
+
+@app.command("run", context_settings=PASSTHROUGH, add_help_option=False)
+def run_cmd(ctx: typer.Context):
+    """Train: derl run ALG --env-id ID [--logdir DIR] [--seed N] [--num-envs N] [--total-steps N]
+    [--device auto|cpu|cuda] [--HYPERPARAMETER VALUE ...]. 'derl run ALG --help' lists hyperparameters."""
+    args = list(ctx.args)
+    if not args or args[0] in ("-h", "--help"):
+        print(run_cmd.__doc__.strip())
+        print("installed algorithms: " + ", ".join(sorted(registry().algorithms)))
+        return
+    run_algorithm(args[0], args[1:])
+
+
+def _add_shortcut(spec):
+    def shortcut(ctx: typer.Context):
+        run_algorithm(spec.name, list(ctx.args))
+    shortcut.__doc__ = f"{spec.summary} (shorthand for 'derl run {spec.name}'; -h lists hyperparameters)"
+    app.command(spec.name, context_settings=PASSTHROUGH, add_help_option=False)(shortcut)
+
+
+def _version_callback(value: bool):
+    if value:
+        print(f"derl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                       help="show the version")):
+    """derl: deep reinforcement learning on PyTorch. Algorithms are plugins: see 'derl list'."""
+
+
+_built = False
+
+
+def build_app():
+    """Adds a shorthand command per installed algorithm and plugins' extra commands (once)."""
+    global _built
+    if _built:
+        return app
+    _built = True
+    for spec in registry().algorithms.values():
+        if spec.name not in ("list", "run", "resume", "eval", "plot"):
+            _add_shortcut(spec)
+    reg = registry()
+    if reg.pm is not None:
+        reg.pm.hook.derl_register_commands(app=app)
+    return app
+
+
+def main():
+    try:
+        build_app()
+    except BadInput as exc:
+        sys.exit(_error(str(exc)))
+    app()

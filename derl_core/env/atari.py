@@ -1,0 +1,74 @@
+"""Atari with the DeepMind stack: no-op starts, skip 4 with max-pool, 84x84 gray, 4-frame stack (zero padded
+at the start of an episode), and for training episodic life, fire reset and sign-clipped rewards.
+Episode statistics are recorded before episodic life and reward clipping: raw scores of whole games."""
+import ale_py
+import gymnasium as gym
+import numpy as np
+
+from ..errors import BadInput
+
+gym.register_envs(ale_py)
+
+
+def resolve_id(env_id: str) -> str:
+    try:
+        gym.spec(env_id)
+    except Exception as exc:
+        raise BadInput(f"unknown Atari env id '{env_id}': {str(exc).splitlines()[0]}") from None
+    return env_id
+
+
+class EpisodicLife(gym.Wrapper):
+    """A lost life ends the training episode; the real reset happens only at game over."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.lives, self.game_over = 0, True
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.game_over = terminated or truncated
+        lives = self.env.unwrapped.ale.lives()
+        if 0 < lives < self.lives:
+            terminated = True
+        self.lives = lives
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, **kwargs):
+        if self.game_over:
+            obs, info = self.env.reset(**kwargs)
+        else:
+            obs, _, terminated, truncated, info = self.env.step(0)
+            if terminated or truncated:
+                obs, info = self.env.reset(**kwargs)
+        self.lives = self.env.unwrapped.ale.lives()
+        return obs, info
+
+
+class FireReset(gym.Wrapper):
+    """Presses FIRE after a reset in games that wait for it."""
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        for action in (1, 2):
+            obs, _, terminated, truncated, info = self.env.step(action)
+            if terminated or truncated:
+                obs, info = self.env.reset(**kwargs)
+        return obs, info
+
+
+def make_single(env_id: str, training: bool = True, render_mode=None):
+    env = gym.make(env_id, frameskip=1, render_mode=render_mode)
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
+                                          terminal_on_life_loss=False, grayscale_obs=True)
+    env = gym.wrappers.RecordEpisodeStatistics(env)
+    if training:
+        env = EpisodicLife(env)
+        if "FIRE" in env.unwrapped.get_action_meanings():
+            env = FireReset(env)
+        env = gym.wrappers.TransformReward(env, np.sign)
+    return gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
+
+
+def wrap_vector(venv, training: bool = True):
+    return venv

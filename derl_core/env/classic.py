@@ -1,0 +1,20 @@
+"""The catch-all family: whatever gymnasium can make, with episode statistics."""
+import gymnasium as gym
+
+from ..errors import BadInput
+
+
+def resolve_id(env_id: str) -> str:
+    try:
+        gym.spec(env_id)
+    except Exception as exc:  # gymnasium raises several error types for unknown / deprecated ids
+        raise BadInput(f"unknown env id '{env_id}': {str(exc).splitlines()[0]}") from None
+    return env_id
+
+
+def make_single(env_id: str, training: bool = True, render_mode=None):
+    return gym.wrappers.RecordEpisodeStatistics(gym.make(env_id, render_mode=render_mode))
+
+
+def wrap_vector(venv, training: bool = True):
+    return venv

@@ -1,0 +1,30 @@
+"""gymnasium's MuJoCo tasks. Old ids (-v2/-v3) needed the abandoned mujoco-py: they run as -v5 with a notice."""
+import re
+import sys
+
+import gymnasium as gym
+
+from ..errors import BadInput
+from .normalize import NormalizeObsReward
+
+
+def resolve_id(env_id: str) -> str:
+    m = re.match(r"^(.*)-v([23])$", env_id)
+    if m:
+        new = f"{m.group(1)}-v5"
+        print(f"derl: {env_id} needs the abandoned mujoco-py; running {new} instead", file=sys.stderr)
+        env_id = new
+    try:
+        gym.spec(env_id)
+    except Exception as exc:
+        raise BadInput(f"unknown MuJoCo env id '{env_id}': {str(exc).splitlines()[0]}") from None
+    return env_id
+
+
+def make_single(env_id: str, training: bool = True, render_mode=None):
+    env = gym.make(env_id, render_mode=render_mode)
+    return gym.wrappers.RecordEpisodeStatistics(env)
+
+
+def wrap_vector(venv, training: bool = True):
+    return NormalizeObsReward(venv, training=training)

@@ -1,0 +1,40 @@
+"""Factory builds the EnvRunner, then the Alg, and refuses keyword arguments it did not use."""
+from __future__ import annotations
+
+_MISSING = object()
+
+
+class Factory:
+    """Subclasses implement `make_runner(env)` and `make_alg(runner)`, reading hyperparameters with
+    `self.get(name)`. `make` raises ValueError naming every keyword argument nobody read."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+        self._used = set()
+        self.device, self.seed, self.summary = "cpu", None, None
+
+    def get(self, name, default=_MISSING):
+        self._used.add(name)
+        if name in self.kwargs:
+            return self.kwargs[name]
+        if default is _MISSING:
+            raise KeyError(f"{type(self).__name__} needs keyword argument '{name}'")
+        return default
+
+    def make_runner(self, env):
+        raise NotImplementedError
+
+    def make_alg(self, runner):
+        raise NotImplementedError
+
+    def make(self, env, device="cpu", seed=None, summary=None):
+        self.device, self.seed, self.summary = device, seed, summary
+        self._used.clear()
+        num_envs = self.get("num_envs", None)
+        if num_envs is not None and num_envs != env.num_envs:
+            raise ValueError(f"num_envs={num_envs} but the env has {env.num_envs}")
+        alg = self.make_alg(self.make_runner(env))
+        unused = sorted(set(self.kwargs) - self._used)
+        if unused:
+            raise ValueError(f"{type(self).__name__} did not use keyword arguments: {', '.join(unused)}")
+        return alg

@@ -1,0 +1,97 @@
+"""Model builders: Nature CNN for images, MLP for vectors; heads per action space."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def init_orthogonal(module: nn.Module, gain: float = math.sqrt(2)):
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.orthogonal_(m.weight, gain)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def is_image(space) -> bool:
+    return len(space.shape) == 3
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. 2015: 32×8s4, 64×4s2, 64×3s1, 512, with a ReLU after the 512 layer. Takes uint8 images."""
+
+    def __init__(self, in_channels: int = 4, features: int = 512, height: int = 84, width: int = 84):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 8, 4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, 1), nn.ReLU(), nn.Flatten())
+        with torch.no_grad():
+            n = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(n, features), nn.ReLU())
+        self.out_features = features
+
+    def forward(self, x):
+        return self.fc(self.conv(x.float() / 255.0))
+
+
+def mlp(sizes, activation=nn.Tanh, out_activation=None) -> nn.Sequential:
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    if out_activation is not None:
+        layers.append(out_activation())
+    return nn.Sequential(*layers)
+
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def make_torso(obs_space, hidden=(64, 64), activation="tanh") -> nn.Module:
+    """Feature extractor: NatureCNN for images, MLP for flat vectors. Has `out_features`."""
+    if is_image(obs_space):
+        c, h, w = obs_space.shape
+        return NatureCNN(c, height=h, width=w)
+    body = mlp([int(np.prod(obs_space.shape)), *hidden], ACTIVATIONS[activation], ACTIVATIONS[activation])
+    body.out_features = hidden[-1]
+    return body
+
+
+def action_dim(action_space) -> int:
+    return int(action_space.n) if hasattr(action_space, "n") else int(np.prod(action_space.shape))
+
+
+class ActorCritic(nn.Module):
+    """Outputs (logits or Gaussian mean, value). `shared=False` gives separate actor and critic torsos
+    (MuJoCo PPO); continuous actions get a state-independent log-std."""
+
+    def __init__(self, obs_space, action_space, hidden=(64, 64), activation="tanh", shared=True,
+                 orthogonal=True):
+        super().__init__()
+        self.actor_torso = make_torso(obs_space, hidden, activation)
+        self.critic_torso = self.actor_torso if shared else make_torso(obs_space, hidden, activation)
+        n = action_dim(action_space)
+        self.policy_head = nn.Linear(self.actor_torso.out_features, n)
+        self.value_head = nn.Linear(self.critic_torso.out_features, 1)
+        self.continuous = not hasattr(action_space, "n")
+        if self.continuous:
+            self.log_std = nn.Parameter(torch.zeros(n))
+        if orthogonal:
+            init_orthogonal(self)
+            nn.init.orthogonal_(self.policy_head.weight, 0.01)
+            nn.init.orthogonal_(self.value_head.weight, 1.0)
+
+    def forward(self, obs):
+        a = self.actor_torso(obs)
+        c = a if self.critic_torso is self.actor_torso else self.critic_torso(obs)
+        return self.policy_head(a), self.value_head(c).squeeze(-1)
+
+
+def make_model(obs_space, action_space, **kwargs) -> nn.Module:
+    """The default actor-critic model for a pair of spaces (see ActorCritic for the options)."""
+    return ActorCritic(obs_space, action_space, **kwargs)

@@ -1,0 +1,54 @@
+"""Policy wraps a torch.nn.Module. `act(obs)` returns numpy predictions for rollouts;
+`act(obs, training=True)` returns tensors and distributions for the loss."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.distributions import Categorical, Distribution, Independent, Normal
+
+Distribution.set_default_validate_args(False)   # validation costs more than the forward pass on small nets
+
+
+class Policy:
+    def __init__(self, model: torch.nn.Module, device="cpu"):
+        self.model = model
+        self.device = torch.device(device)
+
+    def to_tensor(self, obs):
+        if isinstance(obs, torch.Tensor):
+            return obs.to(self.device)
+        return torch.as_tensor(np.asarray(obs), device=self.device)
+
+    def act(self, obs, training=False) -> dict:
+        raise NotImplementedError
+
+
+class ActorCriticPolicy(Policy):
+    """For a model returning (logits or Gaussian mean, value): Categorical or diagonal Gaussian."""
+
+    def distribution(self, head) -> Distribution:
+        if getattr(self.model, "continuous", False):
+            return Independent(Normal(head, self.model.log_std.exp().expand_as(head)), 1)
+        return Categorical(logits=head)
+
+    def act(self, obs, training=False) -> dict:
+        obs = self.to_tensor(obs)
+        if training:
+            head, values = self.model(obs)
+            return {"distribution": self.distribution(head), "values": values}
+        with torch.inference_mode():
+            head, values = self.model(obs)
+            dist = self.distribution(head)
+            actions = dist.sample()
+            return {"actions": actions.cpu().numpy(), "log_prob": dist.log_prob(actions).cpu().numpy(),
+                    "values": values.cpu().numpy()}
+
+    def values(self, obs) -> np.ndarray:
+        with torch.inference_mode():
+            return self.model(self.to_tensor(obs))[1].cpu().numpy()
+
+    def deterministic_actions(self, obs) -> np.ndarray:
+        with torch.inference_mode():
+            head, _ = self.model(self.to_tensor(obs))
+            actions = head if getattr(self.model, "continuous", False) else head.argmax(-1)
+            return actions.cpu().numpy()

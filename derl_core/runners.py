@@ -1,0 +1,177 @@
+"""EnvRunner collects rollouts and counts env steps; wrappers compose; transforms are steps you chain.
+
+A rollout is a dict of numpy arrays shaped (nsteps, num_envs, ...):
+  observations, actions, rewards, terminated, truncated, next_observations (the real s_{t+1}: the final
+  observation where an episode ended), and whatever the policy returned (log_prob, values, ...);
+plus latest_observations (num_envs, ...) to bootstrap from.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class EnvRunner:
+    """Steps a gymnasium vector env (autoreset_mode SAME_STEP) with a policy, `nsteps` at a time."""
+
+    def __init__(self, env, policy, nsteps: int, seed: int | None = None, summary=None):
+        self.env, self.policy, self.nsteps = env, policy, nsteps
+        self.seed, self.summary = seed, summary
+        self.step_count = 0
+        self.obs = None
+        space = env.single_action_space
+        # Gaussian policies sample unbounded actions: the env gets them clipped, the loss the raw ones.
+        self._bounds = (space.low, space.high) if type(space).__name__ == "Box" else None
+
+    @property
+    def num_envs(self) -> int:
+        return self.env.num_envs
+
+    def reset(self):
+        self.obs, _ = self.env.reset(seed=self.seed)
+        self.env.action_space.seed(self.seed)
+
+    def get_next_actions(self, obs) -> dict:
+        return self.policy.act(obs)
+
+    def run(self):
+        if self.obs is None:
+            self.reset()
+        while True:
+            yield self.collect(self.nsteps)
+
+    def collect(self, nsteps: int) -> dict:
+        steps = []
+        for _ in range(nsteps):
+            pred = self.get_next_actions(self.obs)
+            actions = pred["actions"]
+            if self._bounds is not None:
+                actions = np.clip(actions, *self._bounds)
+            next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+            self.step_count += self.num_envs
+            real_next = next_obs
+            if "_final_obs" in infos and infos["_final_obs"].any():
+                real_next = next_obs.copy()
+                for i in np.flatnonzero(infos["_final_obs"]):
+                    real_next[i] = infos["final_obs"][i]
+                self._record_episodes(infos.get("final_info", {}))
+            steps.append(dict(pred, observations=self.obs, rewards=rewards, terminated=terminated,
+                              truncated=truncated, next_observations=real_next))
+            self.obs = next_obs
+        rollout = {key: np.stack([s[key] for s in steps]) for key in steps[0]}
+        rollout["latest_observations"] = self.obs
+        return rollout
+
+    def _record_episodes(self, final_info: dict):
+        if self.summary is None or "episode" not in final_info:
+            return
+        ep, mask = final_info["episode"], final_info["_episode"]
+        for i in np.flatnonzero(mask):
+            self.summary.episode(float(ep["r"][i]), int(ep["l"][i]), self.step_count)
+
+    # ---- checkpointable state
+    def state_dict(self) -> dict:
+        return {"step_count": self.step_count}
+
+    def load_state_dict(self, state: dict):
+        self.step_count = int(state["step_count"])
+
+
+class EnvRunnerWrapper:
+    """Wraps a runner; attributes it does not define come from the wrapped runner."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+    @property
+    def unwrapped(self):
+        return getattr(self.runner, "unwrapped", self.runner)
+
+    def run(self):
+        return self.runner.run()
+
+
+class TransformInteractions(EnvRunnerWrapper):
+    """Applies callables `rollout -> rollout` in order to each rollout."""
+
+    def __init__(self, runner, transforms):
+        super().__init__(runner)
+        self.transforms = list(transforms)
+
+    def run(self):
+        for rollout in self.runner.run():
+            for transform in self.transforms:
+                rollout = transform(rollout)
+            yield rollout
+
+
+class GAE:
+    """Generalised advantage estimation (Schulman et al. 2016).
+
+    A terminated step does not bootstrap; a truncated one bootstraps from V(its real last observation).
+    λ = 1 gives n-step returns (A2C).
+    """
+
+    def __init__(self, policy, gamma: float, lambda_: float):
+        self.policy, self.gamma, self.lambda_ = policy, gamma, lambda_
+
+    def __call__(self, rollout: dict) -> dict:
+        values, rewards = rollout["values"], rollout["rewards"].astype(np.float32)
+        terminated, truncated = rollout["terminated"], rollout["truncated"]
+        next_values = np.empty_like(values)
+        next_values[:-1] = values[1:]
+        next_values[-1] = self.policy.values(rollout["latest_observations"])
+        if truncated.any():
+            idx = np.nonzero(truncated)
+            next_values[idx] = self.policy.values(rollout["next_observations"][idx])
+        next_values[terminated] = 0.0
+        done = terminated | truncated
+        advantages = np.empty_like(values)
+        gae = np.zeros_like(values[0])
+        deltas = rewards + self.gamma * next_values - values
+        discounts = (self.gamma * self.lambda_) * (~done)
+        for t in reversed(range(len(values))):
+            gae = deltas[t] + discounts[t] * gae
+            advantages[t] = gae
+        rollout["advantages"] = advantages
+        rollout["value_targets"] = advantages + values
+        return rollout
+
+
+SAMPLE_KEYS = ("observations", "actions", "log_prob", "values", "advantages", "value_targets")
+
+
+class MergeTimeBatch:
+    """(T, N, ...) -> (T*N, ...) torch tensors for the keys a loss needs."""
+
+    def __init__(self, device="cpu", keys=SAMPLE_KEYS):
+        self.device, self.keys = torch.device(device), keys
+
+    def __call__(self, rollout: dict) -> dict:
+        out = {}
+        for key in self.keys:
+            if key in rollout:
+                v = rollout[key]
+                out[key] = torch.as_tensor(v.reshape(-1, *v.shape[2:]), device=self.device)
+        return out
+
+
+class IterateWithMinibatches(EnvRunnerWrapper):
+    """Yields `num_minibatches` shuffled minibatches of each merged rollout, `num_epochs` times."""
+
+    def __init__(self, runner, num_epochs: int, num_minibatches: int):
+        super().__init__(runner)
+        self.num_epochs, self.num_minibatches = num_epochs, num_minibatches
+
+    def run(self):
+        for batch in self.runner.run():
+            size = len(next(iter(batch.values())))
+            mb = size // self.num_minibatches
+            for _ in range(self.num_epochs):
+                perm = torch.randperm(size)
+                for start in range(0, mb * self.num_minibatches, mb):
+                    idx = perm[start:start + mb]
+                    yield {key: value[idx] for key, value in batch.items()}

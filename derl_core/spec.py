@@ -1,0 +1,66 @@
+"""Plain descriptions of what plugins register. No torch, no gymnasium: `derl list` reads only these."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+
+def load_object(path: str):
+    """Import "package.module:attribute" (only when an algorithm or env family is actually used)."""
+    module, _, attr = path.partition(":")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
+
+
+@dataclass
+class Hyperparameter:
+    name: str                      # snake_case; the CLI flag is --name-with-dashes
+    type: type                     # int, float, bool or str
+    help: str
+    default: Any                   # used for families without their own default
+    family_defaults: dict = field(default_factory=dict)
+    low: float | None = None       # inclusive bounds, checked by config.resolve
+    high: float | None = None
+    choices: Sequence[Any] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass
+class AlgorithmSpec:
+    name: str
+    summary: str
+    factory: str                   # "module:FactoryClass", imported only when the algorithm runs
+    hyperparameters: list
+    action_spaces: tuple = ("Discrete", "Box")
+    distribution: str = ""         # filled in by the registry: which installed distribution registered it
+    version: str = ""
+
+    def families(self) -> list:
+        names = set()
+        for hp in self.hyperparameters:
+            names.update(hp.family_defaults)
+        return sorted(names)
+
+    def hyperparameter(self, name: str) -> Hyperparameter | None:
+        return next((hp for hp in self.hyperparameters if hp.name == name), None)
+
+
+@dataclass
+class EnvFamilySpec:
+    name: str
+    summary: str
+    matches: Callable[[str], bool]  # cheap id test; must not import gymnasium
+    module: str                     # module with resolve_id(), make_single(), wrap_vector()
+    priority: int = 0               # higher is tried first; the catch-all family has the lowest
+    vectorization: str = "sync"     # "sync" (in-process) or "async" (subprocess workers)
+    defaults_from: str | None = None  # e.g. pybullet takes mujoco's hyperparameter defaults
+    distribution: str = ""
+
+
+def hp(name: str, type_: type, help: str, default, low=None, high=None, choices=None, **family_defaults):
+    """Shorthand: hp("gamma", float, "discount", 0.99, 0, 1, classic=0.98)."""
+    return Hyperparameter(name, type_, help, default, family_defaults, low, high, choices)

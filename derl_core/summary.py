@@ -1,0 +1,123 @@
+"""Summaries: TensorBoard with CleanRL's names, a plain metrics.jsonl, and the live progress display."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict, deque
+
+
+class Summary:
+    """Collects scalars; writes them at most every `log_interval` env steps.
+
+    `record(stats)` averages what it is given until the next write; `episode(ret, length, step)` logs an
+    episode at once. `step(step_count)` is called by the Alg after each update.
+    """
+
+    def __init__(self, logdir: str | None, total_steps: int, log_interval: int = 1000,
+                 progress: bool = True, start_step: int = 0):
+        self.logdir = logdir
+        self.total_steps = total_steps
+        self.log_interval = log_interval
+        self._sums = defaultdict(float)
+        self._counts = defaultdict(int)
+        self._returns = deque(maxlen=100)
+        self.episodes = 0
+        self._last_write = start_step
+        self._start_time = time.time()
+        self._start_step = start_step
+        self._writer = None
+        self._metrics = None
+        if logdir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+            self._writer = SummaryWriter(logdir, purge_step=start_step if start_step else None)
+            self._metrics = open(os.path.join(logdir, "metrics.jsonl"), "a", buffering=1)
+        self.progress = Progress(total_steps, start_step) if progress else None
+
+    # ---- recording
+    def record(self, stats: dict):
+        for key, value in stats.items():
+            self._sums[key] += float(value)
+            self._counts[key] += 1
+
+    def episode(self, ret: float, length: int, step: int):
+        self.episodes += 1
+        self._returns.append(ret)
+        self.scalar("charts/episodic_return", ret, step)
+        self.scalar("charts/episodic_length", length, step)
+
+    def scalar(self, tag: str, value: float, step: int):
+        if self._writer is not None:
+            self._writer.add_scalar(tag, value, step)
+        if self._metrics is not None:
+            self._metrics.write(json.dumps({"step": int(step), tag: float(value)}) + "\n")
+
+    def text(self, tag: str, text: str):
+        if self._writer is not None:
+            self._writer.add_text(tag, text)
+
+    @property
+    def mean_return(self) -> float:
+        return sum(self._returns) / len(self._returns) if self._returns else float("nan")
+
+    def sps(self, step: int) -> float:
+        return (step - self._start_step) / max(time.time() - self._start_time, 1e-9)
+
+    def step(self, step: int):
+        if step - self._last_write >= self.log_interval:
+            self._last_write = step
+            for key, total in self._sums.items():
+                self.scalar(key, total / self._counts[key], step)
+            self._sums.clear()
+            self._counts.clear()
+            self.scalar("charts/SPS", self.sps(step), step)
+        if self.progress is not None:
+            self.progress.update(step, self.episodes, self.mean_return, self.sps(step))
+
+    def close(self):
+        if self.progress is not None:
+            self.progress.close()
+        if self._writer is not None:
+            self._writer.flush()
+            self._writer.close()
+            self._writer = None
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
+
+
+class Progress:
+    """A rich bar on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, total: int, start: int = 0, plain_every: float = 5.0):
+        self.total, self.plain_every = total, plain_every
+        self._last_plain = 0.0
+        self._rich = None
+        if sys.stdout.isatty():
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                       TextColumn, TimeRemainingColumn)
+            self._rich = RichProgress(
+                TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[sps]:>7.0f} steps/s"), TextColumn("episodes {task.fields[eps]}"),
+                TextColumn("return(100) {task.fields[ret]}"), TimeRemainingColumn())
+            self._task = self._rich.add_task("train", total=total, completed=start, sps=0.0, eps=0, ret="-")
+            self._rich.start()
+
+    def update(self, step, episodes, mean_return, sps):
+        ret = "-" if math.isnan(mean_return) else f"{mean_return:.1f}"
+        if self._rich is not None:
+            self._rich.update(self._task, completed=min(step, self.total), sps=sps, eps=episodes, ret=ret)
+            return
+        now = time.time()
+        if now - self._last_plain >= self.plain_every or step >= self.total:
+            self._last_plain = now
+            eta = (self.total - step) / sps if sps > 0 else float("nan")
+            print(f"step {step}/{self.total}  {sps:.0f} steps/s  episodes {episodes}  "
+                  f"return(100) {ret}  eta {eta:.0f}s", flush=True)
+
+    def close(self):
+        if self._rich is not None:
+            self._rich.stop()
+            self._rich = None

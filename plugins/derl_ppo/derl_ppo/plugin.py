@@ -1,0 +1,36 @@
+"""PPO's registration: its hyperparameters and their defaults per env family. No torch here."""
+from derl_core import hookimpl
+from derl_core.spec import AlgorithmSpec, hp
+
+HYPERPARAMETERS = [
+    hp("num_envs", int, "parallel envs", 8, 1, 1024, atari=8, mujoco=1, classic=8),
+    hp("total_steps", int, "env steps to train for", 1_000_000, 1, None,
+       atari=10_000_000, mujoco=1_000_000, classic=100_000),
+    hp("nsteps", int, "steps per env per rollout", 128, 1, None, atari=128, mujoco=2048, classic=32),
+    hp("num_epochs", int, "passes over each rollout", 4, 1, None, atari=4, mujoco=10, classic=20),
+    hp("num_minibatches", int, "minibatches per epoch", 4, 1, None, atari=4, mujoco=32, classic=1),
+    hp("gamma", float, "discount", 0.99, 0, 1, classic=0.98),
+    hp("gae_lambda", float, "GAE lambda", 0.95, 0, 1, classic=0.8),
+    hp("learning_rate", float, "Adam learning rate", 2.5e-4, 0, None, atari=2.5e-4, mujoco=3e-4, classic=1e-3),
+    hp("anneal_lr", bool, "anneal the learning rate linearly to 0", True),
+    hp("adam_eps", float, "Adam epsilon", 1e-5, 0, None),
+    hp("clip_range", float, "surrogate clip range", 0.1, 0, None, atari=0.1, mujoco=0.2, classic=0.2),
+    hp("anneal_clip_range", bool, "anneal the clip range linearly to 0", False, classic=True),
+    hp("clip_value_loss", bool, "clip the value loss with the clip range", True, classic=False),
+    hp("value_coef", float, "value loss coefficient", 0.5, 0, None),
+    hp("entropy_coef", float, "entropy bonus coefficient", 0.01, 0, None, atari=0.01, mujoco=0.0, classic=0.0),
+    hp("max_grad_norm", float, "global grad-norm clip (0: off)", 0.5, 0, None),
+    hp("normalize_advantages", bool, "normalise advantages per minibatch", True),
+    hp("shared_torso", bool, "actor and critic share their torso", True, atari=True, mujoco=False,
+       classic=False),
+]
+
+
+@hookimpl
+def derl_register_algorithms(register):
+    register(AlgorithmSpec(
+        name="ppo",
+        summary="Proximal Policy Optimization (clipped surrogate, GAE)",
+        factory="derl_ppo.ppo:PPOFactory",
+        hyperparameters=HYPERPARAMETERS,
+    ))
