@@ -31,7 +31,8 @@ class Trainer:
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
     def step(self, loss: torch.Tensor, stats: dict, step_count: int) -> dict:
-        stats = {key: float(value) for key, value in stats.items()}
+        stats = {key: float(value.detach() if isinstance(value, torch.Tensor) else value)
+                 for key, value in stats.items()}
         if not torch.isfinite(loss):
             bad = [key for key, value in stats.items() if not math.isfinite(value)] or ["the total loss"]
             raise NonFiniteError(f"{self.prefix}loss is not finite at step {step_count} ({', '.join(bad)})")

@@ -102,10 +102,10 @@ def show_alg_help(spec):
                   f"[--HYPERPARAMETER VALUE ...]   (or: derl {spec.name} ...)")
     console.print("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag.")
     table = Table(title="hyperparameters")
-    table.add_column("flag")
-    table.add_column("type")
+    table.add_column("flag", no_wrap=True)
+    table.add_column("type", no_wrap=True)
     for fam in fams:
-        table.add_column(fam, justify="right")
+        table.add_column(fam, justify="right", no_wrap=True)
     table.add_column("help")
     for hp in spec.hyperparameters:
         defaults = [str(default_for(hp, reg.defaults_chain(f))) for f in fams]

@@ -72,7 +72,8 @@ class Summary:
                 self.scalar(key, total / self._counts[key], step)
             self._sums.clear()
             self._counts.clear()
-            self.scalar("charts/SPS", self.sps(step), step)
+            if self._writer is not None:   # wall-clock figures stay out of metrics.jsonl: it is reproducible
+                self._writer.add_scalar("charts/SPS", self.sps(step), step)
         if self.progress is not None:
             self.progress.update(step, self.episodes, self.mean_return, self.sps(step))
 
@@ -113,7 +114,7 @@ class Progress:
         now = time.time()
         if now - self._last_plain >= self.plain_every or step >= self.total:
             self._last_plain = now
-            eta = (self.total - step) / sps if sps > 0 else float("nan")
+            eta = max(self.total - step, 0) / sps if sps > 0 else float("nan")
             print(f"step {step}/{self.total}  {sps:.0f} steps/s  episodes {episodes}  "
                   f"return(100) {ret}  eta {eta:.0f}s", flush=True)
 

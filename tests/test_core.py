@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from derl_core import config
+from derl_core.errors import BadInput
+from derl_core.factory import Factory
+from derl_core.plugins import registry
+from derl_core.schedules import Linear
+
+
+def test_factory_names_unused_arguments():
+    class F(Factory):
+        def make_runner(self, env):
+            return self.get("a")
+
+        def make_alg(self, runner):
+            return runner
+
+    class Env:
+        num_envs = 1
+
+    assert F(a=1).make(Env()) == 1
+    with pytest.raises(ValueError, match="did not use keyword arguments: b, c"):
+        F(a=1, b=2, c=3).make(Env())
+
+
+@pytest.mark.parametrize("env_id, family", [
+    ("CartPole-v1", "classic"), ("Pendulum-v1", "classic"), ("LunarLander-v3", "classic"),
+    ("BreakoutNoFrameskip-v4", "atari"), ("ALE/Breakout-v5", "atari"), ("PongNoFrameskip-v4", "atari"),
+    ("HalfCheetah-v5", "mujoco"), ("Hopper-v3", "mujoco"), ("Walker2d-v4", "mujoco"),
+    ("HalfCheetahBulletEnv-v0", "pybullet"), ("HopperBulletEnv-v0", "pybullet"),
+])
+def test_family_detection(env_id, family):
+    assert registry().family_for(env_id).name == family
+
+
+def test_defaults_by_family_then_override():
+    reg = registry()
+    spec = reg.algorithm("ppo")
+    cls = config.resolve(spec, reg.defaults_chain("classic"), {})
+    atari = config.resolve(spec, reg.defaults_chain("atari"), {})
+    bullet = config.resolve(spec, reg.defaults_chain("pybullet"), {})
+    assert (cls["nsteps"], cls["gamma"], cls["total_steps"]) == (32, 0.98, 100_000)
+    assert (atari["nsteps"], atari["clip_range"], atari["num_envs"]) == (128, 0.1, 8)
+    assert (bullet["nsteps"], bullet["num_minibatches"]) == (2048, 32)   # pybullet takes mujoco's defaults
+    over = config.resolve(spec, reg.defaults_chain("atari"), {"nsteps": "64", "anneal_lr": "false",
+                                                              "total_steps": "1e6"})
+    assert over["nsteps"] == 64 and over["anneal_lr"] is False and over["total_steps"] == 1_000_000
+    assert over["clip_range"] == 0.1
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"nsteps": "abc"}, "expects int"), ({"gamma": "1.5"}, r"must be in \[0, 1\]"),
+    ({"anneal_lr": "maybe"}, "true or false"), ({"lernin_rate": "1"}, "did you mean --learning-rate"),
+    ({"nsteps": "0"}, "must be in"),
+])
+def test_bad_hyperparameters(overrides, message):
+    reg = registry()
+    with pytest.raises(BadInput, match=message):
+        config.resolve(reg.algorithm("ppo"), reg.defaults_chain("classic"), overrides)
+
+
+def test_linear_schedule():
+    s = Linear(1.0, 0.0, 100)
+    assert s(0) == 1.0 and abs(s(25) - 0.75) < 1e-12 and s(100) == 0.0 and s(1000) == 0.0
+
+
+def test_runner_keeps_final_observation_and_episode_stats():
+    from derl_core.env import make
+    from derl_core.runners import EnvRunner
+
+    class Recorder:
+        def __init__(self):
+            self.episodes = []
+
+        def episode(self, ret, length, step):
+            self.episodes.append((ret, length))
+
+    class Right:
+        def act(self, obs):
+            return {"actions": np.ones(len(obs), dtype=np.int64)}
+
+    venv = make("CartPole-v1", 2, seed=0)
+    rec = Recorder()
+    runner = EnvRunner(venv, Right(), nsteps=40, seed=0, summary=rec)
+    rollout = next(runner.run())
+    done = rollout["terminated"] | rollout["truncated"]
+    assert done.any() and runner.step_count == 80
+    t, i = map(int, np.argwhere(done)[0])
+    # next_observations holds the real last observation (pole fallen), not the next episode's first one
+    assert abs(rollout["next_observations"][t, i][2]) > 0.2 or abs(rollout["next_observations"][t, i][0]) > 2.4
+    assert abs(rollout["observations"][t + 1, i][2]) < 0.06
+    assert rec.episodes and all(ret == length for ret, length in rec.episodes)
+    venv.close()
