@@ -17,11 +17,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def child_derl(alg, env_id, seed, overrides, threads):
+def child_derl(alg, env_id, seed, overrides, threads=None):
     from derl_core.plugins import registry
     from derl_core.session import train
     import derl_core.session as session
-    session.setup_torch = lambda device: __import__("torch").set_num_threads(threads)
+    if threads is not None:
+        session.setup_torch = lambda device: __import__("torch").set_num_threads(threads)
     logdir = os.path.join(tempfile.mkdtemp(prefix="derl-bench-"), "run")
     start = time.perf_counter()
     train(registry(), alg, env_id, {k: str(v) for k, v in overrides.items()}, logdir=logdir, seed=seed,
@@ -32,9 +33,10 @@ def child_derl(alg, env_id, seed, overrides, threads):
     return {"wall": wall, "final_return": sum(returns[-100:]) / max(len(returns[-100:]), 1)}
 
 
-def child_sb3(make_model, total_steps, seed, threads):
+def child_sb3(make_model, total_steps, seed, threads=None):
     import torch
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     start = time.perf_counter()
     model = make_model(seed)
     model.learn(total_timesteps=total_steps)
@@ -43,21 +45,25 @@ def child_sb3(make_model, total_steps, seed, threads):
     return {"wall": wall, "final_return": sum(eps) / max(len(eps), 1)}
 
 
-def main(script, runners: dict, seeds=(1, 2, 3)):
-    """`runners`: {name: callable(seed) -> dict}; the first two are compared (ratio = first / second)."""
+def main(script, runners: dict, steps: int, seeds=(1, 2, 3)):
+    """`runners`: {name: callable(seed, steps) -> dict}; the first two are compared (ratio = first / second)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    parser.add_argument("--steps", type=int, default=steps, help="env steps per run")
+    parser.add_argument("--only", nargs="+", help="run only these runners")
     parser.add_argument("--child", nargs=2, metavar=("RUNNER", "SEED"))
     args = parser.parse_args()
     if args.child:
         name, seed = args.child
-        print("RESULT " + json.dumps(runners[name](int(seed))), flush=True)
+        print("RESULT " + json.dumps(runners[name](int(seed), args.steps)), flush=True)
         return
+    if args.only:
+        runners = {k: v for k, v in runners.items() if k in args.only}
     results = {name: [] for name in runners}
     for seed in args.seeds:
         for name in runners:
-            out = subprocess.run([sys.executable, script, "--child", name, str(seed)], capture_output=True,
-                                 text=True)
+            out = subprocess.run([sys.executable, script, "--child", name, str(seed), "--steps", str(args.steps)],
+                                 capture_output=True, text=True)
             line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
             if line is None:
                 print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
@@ -73,5 +79,6 @@ def main(script, runners: dict, seeds=(1, 2, 3)):
         med[name] = statistics.median(r["wall"] for r in rs)
         ret = statistics.median(r["final_return"] for r in rs)
         print(f"{name:<22} median wall {med[name]:6.1f}s  median final return {ret:8.1f}")
-    a, b = list(runners)[:2]
-    print(f"wall-time ratio {a} / {b}: {med[a] / med[b]:.2f}  (target <= 0.5)")
+    if len(runners) >= 2:
+        a, b = list(runners)[:2]
+        print(f"wall-time ratio {a} / {b}: {med[a] / med[b]:.2f}  (target <= 0.5)")

@@ -23,6 +23,6 @@ def sb3_model(seed):
 
 if __name__ == "__main__":
     main(__file__, {
-        "derl-ppo": lambda seed: child_derl("ppo", "CartPole-v1", seed, {"total_steps": STEPS}, threads=1),
-        "sb3-ppo": lambda seed: child_sb3(sb3_model, STEPS, seed, threads=1),
-    })
+        "derl-ppo": lambda seed, steps: child_derl("ppo", "CartPole-v1", seed, {"total_steps": steps}),
+        "sb3-ppo": lambda seed, steps: child_sb3(sb3_model, steps, seed),
+    }, STEPS)

@@ -56,6 +56,17 @@ def check_finite(modules: dict, step_count: int):
                 raise NonFiniteError(f"parameter {name}.{pname} is not finite at step {step_count}")
 
 
+class _Counters:
+    def __init__(self, alg):
+        self.alg = alg
+
+    def state_dict(self):
+        return {"num_updates": self.alg.num_updates}
+
+    def load_state_dict(self, state):
+        self.alg.num_updates = int(state["num_updates"])
+
+
 class Alg:
     """Pulls batches from the runner and updates until `total_steps` env steps.
 
@@ -66,7 +77,9 @@ class Alg:
     def __init__(self, runner, trainer: Trainer | None, loss: AlgLoss | None, summary=None,
                  checkpointables: dict | None = None):
         self.runner, self.trainer, self.loss, self.summary = runner, trainer, loss, summary
+        self.num_updates = 0
         self.checkpointables = dict(checkpointables or {})
+        self.checkpointables.setdefault("alg", _Counters(self))
         self.checkpointables.setdefault("runner", runner.unwrapped if hasattr(runner, "unwrapped") else runner)
 
     @property
@@ -84,7 +97,8 @@ class Alg:
         if last >= total_steps:
             return
         for batch in self.runner.run():
-            stats = self.update(batch)
+            self.num_updates += batch is not None
+            stats = self.update(batch) if batch is not None else None
             if self.summary is not None and stats:
                 self.summary.record(stats)
             step = self.step_count

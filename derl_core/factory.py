@@ -33,6 +33,7 @@ class Factory:
         num_envs = self.get("num_envs", None)
         if num_envs is not None and num_envs != env.num_envs:
             raise ValueError(f"num_envs={num_envs} but the env has {env.num_envs}")
+        self.get("normalize_env", None)   # read by env.make (families that normalise), before the Factory
         alg = self.make_alg(self.make_runner(env))
         unused = sorted(set(self.kwargs) - self._used)
         if unused:

@@ -52,3 +52,35 @@ class ActorCriticPolicy(Policy):
             head, _ = self.model(self.to_tensor(obs))
             actions = head if getattr(self.model, "continuous", False) else head.argmax(-1)
             return actions.cpu().numpy()
+
+
+class EpsilonGreedyPolicy(Policy):
+    """For a model returning Q-values: greedy actions, each env's replaced by a random one with probability
+    epsilon(step). `training=True` returns {"q_values": tensor}."""
+
+    def __init__(self, model, num_actions: int, epsilon, clock, device="cpu", seed=None):
+        super().__init__(model, device)
+        self.num_actions, self.epsilon, self.clock = num_actions, epsilon, clock
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs, training=False) -> dict:
+        obs = self.to_tensor(obs)
+        if training:
+            return {"q_values": self.model(obs)}
+        with torch.inference_mode():
+            actions = self.model(obs).argmax(-1).cpu().numpy()
+        eps = self.epsilon(self.clock())
+        if eps > 0:
+            explore = self.rng.random(len(actions)) < eps
+            actions = np.where(explore, self.rng.integers(self.num_actions, size=len(actions)), actions)
+        return {"actions": actions}
+
+    def deterministic_actions(self, obs) -> np.ndarray:
+        with torch.inference_mode():
+            return self.model(self.to_tensor(obs)).argmax(-1).cpu().numpy()
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict):
+        self.rng.bit_generator.state = state["rng"]

@@ -50,11 +50,11 @@ def seed_everything(seed: int):
     torch.manual_seed(seed)
 
 
-def setup_torch(device: str):
+def setup_torch(device: str, threads: int | None = None):
+    """`threads`: torch's intra-op threads (None: torch's default, one per core)."""
     import torch
-    if device == "cpu":
-        # Small nets on a few cores: intra-op threads cost more than they give.
-        torch.set_num_threads(1)
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def resolve_hyperparameters(registry, spec, env_id: str, overrides: dict):
@@ -76,7 +76,8 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
     device = resolve_device(device)
 
     from . import env as envs
-    venv = envs.make(env_id, hparams["num_envs"], seed=seed, registry=registry)
+    venv = envs.make(env_id, hparams["num_envs"], seed=seed, registry=registry,
+                     normalize=hparams.get("normalize_env", True))
     created = False
     try:
         envs.check_action_space(spec, venv)

@@ -22,7 +22,7 @@ def _make_checked(module, env_id, training, render_mode):
 
 
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
-         render_mode=None, asynchronous: bool | None = None, registry=None):
+         render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True):
     """A gymnasium VectorEnv with `.family` and `.env_id` attributes. Seeding happens at the first reset."""
     import gymnasium as gym
 
@@ -39,7 +39,7 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
         raise
     except Exception as exc:
         raise BadInput(f"cannot make env '{env_id}': {type(exc).__name__}: {exc}") from None
-    venv = module.wrap_vector(venv, training)
+    venv = module.wrap_vector(venv, training, normalize=normalize)
     venv.family, venv.env_id = family.name, env_id
     return venv
 

@@ -70,5 +70,5 @@ def make_single(env_id: str, training: bool = True, render_mode=None):
     return gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
 
 
-def wrap_vector(venv, training: bool = True):
+def wrap_vector(venv, training: bool = True, **options):
     return venv

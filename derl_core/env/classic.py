@@ -16,5 +16,5 @@ def make_single(env_id: str, training: bool = True, render_mode=None):
     return gym.wrappers.RecordEpisodeStatistics(gym.make(env_id, render_mode=render_mode))
 
 
-def wrap_vector(venv, training: bool = True):
+def wrap_vector(venv, training: bool = True, **options):
     return venv

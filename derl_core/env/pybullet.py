@@ -43,5 +43,5 @@ def make_single(env_id: str, training: bool = True, render_mode=None):
     return gym.wrappers.RecordEpisodeStatistics(env)
 
 
-def wrap_vector(venv, training: bool = True):
-    return NormalizeObsReward(venv, training=training)
+def wrap_vector(venv, training: bool = True, normalize: bool = True, **options):
+    return NormalizeObsReward(venv, training=training) if normalize else venv

@@ -38,5 +38,5 @@ def make_single(env_id, training=True, render_mode=None):
     return gym.wrappers.RecordEpisodeStatistics(Corridor(length=5 + int(env_id.split("-v")[1])))
 
 
-def wrap_vector(venv, training=True):
+def wrap_vector(venv, training=True, **options):
     return venv

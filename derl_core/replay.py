@@ -1,0 +1,259 @@
+"""Experience replay: a storage (uniform or prioritized) and the EnvRunner wrapper that fills and samples it.
+
+Layout: one ring of rows per env, so every env's episodes are stored in order. A row holds one observation
+and what followed it (action, reward, terminated, truncated). When an episode ends, an extra *final row*
+holds its real last observation (to bootstrap a truncated episode from); final rows are never sampled.
+
+Stacked image observations (C, H, W) of uint8 frames are stored one frame per row (the newest, obs[-1]) and
+stacks are rebuilt at sampling time from the rows before, zero-filled before the episode's first row, just as
+the env's FrameStackObservation(padding_type="zero") does at reset: ~7.1 GB for 1M Atari transitions instead
+of ~56 GB. n-step returns are computed at sampling time, cut at episode ends (terminated: no bootstrap;
+truncated: bootstrap from the final row's observation).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .runners import EnvRunnerWrapper
+from .schedules import Constant, Schedule
+
+
+class SumTree:
+    """A binary tree of priority sums over `capacity` leaves, updated and searched with numpy."""
+
+    def __init__(self, capacity: int):
+        self.size = 1 << max(int(capacity) - 1, 1).bit_length()
+        self.tree = np.zeros(2 * self.size)
+
+    @property
+    def total(self) -> float:
+        return float(self.tree[1])
+
+    def get(self, indices) -> np.ndarray:
+        return self.tree[np.asarray(indices) + self.size]
+
+    def update(self, indices, priorities):
+        idx = np.asarray(indices, dtype=np.int64) + self.size
+        self.tree[idx] = priorities
+        tree = self.tree
+        for _ in range(self.size.bit_length() - 1):   # one level up at a time; repeated parents are harmless
+            idx = idx >> 1
+            tree[idx] = tree[2 * idx] + tree[2 * idx + 1]
+
+    def find(self, values) -> np.ndarray:
+        """Leaf index for each prefix-sum value in [0, total)."""
+        values = np.array(values, dtype=np.float64)
+        idx = np.ones(len(values), dtype=np.int64)
+        while idx[0] < self.size:
+            left = self.tree[2 * idx]
+            right = values >= left
+            values = np.where(right, values - left, values)
+            idx = 2 * idx + right
+        return idx - self.size
+
+
+class ReplayStorage:
+    def __init__(self, capacity: int, num_envs: int, observation_space, action_space, nstep: int = 1,
+                 gamma: float = 0.99, prioritized: bool = False, alpha: float = 0.6, seed=None):
+        self.N, self.T = num_envs, max(int(capacity) // num_envs, nstep + 8)
+        shape, dtype = observation_space.shape, observation_space.dtype
+        self.stack = shape[0] if len(shape) == 3 and dtype == np.uint8 else 1
+        frame_shape = shape[1:] if self.stack > 1 else shape
+        N, T = self.N, self.T
+        self.frames = np.zeros((N, T, *frame_shape), dtype)   # zeros: pages are touched only when written
+        self.actions = np.zeros((N, T, *action_space.shape), action_space.dtype)
+        self.rewards = np.zeros((N, T), np.float32)
+        self.terminated = np.zeros((N, T), bool)
+        self.truncated = np.zeros((N, T), bool)
+        self.final = np.zeros((N, T), bool)
+        self.ep_step = np.zeros((N, T), np.int32)
+        self.head = np.zeros(N, np.int64)
+        self.count = np.zeros(N, np.int64)
+        self.cur_step = np.zeros(N, np.int32)
+        self.nstep, self.gamma = nstep, gamma
+        self.prioritized, self.alpha = prioritized, alpha
+        self.rng = np.random.default_rng(seed)
+        if prioritized:
+            self.tree = SumTree(N * T)
+            self.activated = np.zeros((N, T), bool)
+            self.max_priority = 1.0
+
+    def __len__(self):
+        return int(self.count.sum())
+
+    # ---------------------------------------------------------------- writing
+    def _frame(self, obs):
+        return obs[:, -1] if self.stack > 1 else obs
+
+    def _write(self, envs, frames, actions, rewards, terminated, truncated, final):
+        pos = self.head[envs]
+        self.frames[envs, pos] = frames
+        self.actions[envs, pos] = actions
+        self.rewards[envs, pos] = rewards
+        self.terminated[envs, pos] = terminated
+        self.truncated[envs, pos] = truncated
+        self.final[envs, pos] = final
+        self.ep_step[envs, pos] = self.cur_step[envs]
+        self.cur_step[envs] = 0 if final else self.cur_step[envs] + 1
+        if self.prioritized:
+            self.activated[envs, pos] = False
+            self._written.append(envs * self.T + pos)
+        self.head[envs] = (pos + 1) % self.T
+        self.count[envs] = np.minimum(self.count[envs] + 1, self.T)
+
+    def add(self, rollout: dict):
+        """Adds a rollout of arrays shaped (steps, num_envs, ...) from EnvRunner, in order."""
+        all_envs = np.arange(self.N)
+        self._written = []
+        for t in range(len(rollout["rewards"])):
+            term, trunc = rollout["terminated"][t], rollout["truncated"][t]
+            self._write(all_envs, self._frame(rollout["observations"][t]), rollout["actions"][t],
+                        rollout["rewards"][t], term, trunc, False)
+            done = np.flatnonzero(term | trunc)
+            if len(done):
+                nxt = rollout["next_observations"][t][done]
+                self._write(done, self._frame(nxt), 0, 0.0, False, False, True)
+        if self.prioritized:   # overwritten rows leave the tree; completed ones enter it
+            self.tree.update(np.concatenate(self._written), 0.0)
+            self._activate(min(len(rollout["rewards"]) * 2 + self.nstep + 2, self.T))
+
+    def _activate(self, window: int):
+        """Newly complete rows (their n-step window is written) enter the tree at the running max priority."""
+        envs = np.repeat(np.arange(self.N), window)
+        back = np.tile(np.arange(1, window + 1), self.N)
+        rows = (self.head[envs] - back) % self.T
+        ok = self.valid(envs, rows) & ~self.activated[envs, rows]
+        if ok.any():
+            envs, rows = envs[ok], rows[ok]
+            self.activated[envs, rows] = True
+            self.tree.update(envs * self.T + rows, self.max_priority ** self.alpha)
+
+    # ---------------------------------------------------------------- reading
+    def _order(self, envs, rows):
+        """Position of each row in its env's ring: 0 is the oldest row still stored."""
+        start = (self.head[envs] - self.count[envs]) % self.T
+        return (rows - start) % self.T
+
+    def _lookahead(self, envs, rows, k):
+        """Steps L until the row to bootstrap from (<= nstep) and whether that window is fully written."""
+        count = self.count[envs]
+        ended = np.zeros(len(rows), bool)
+        L = np.full(len(rows), self.nstep)
+        written = np.ones(len(rows), bool)
+        for j in range(self.nstep):
+            r = (rows + j) % self.T
+            inside = k + j < count
+            written &= inside | ended
+            d = (self.terminated[envs, r] | self.truncated[envs, r]) & ~ended & inside
+            L = np.where(d, j + 1, L)
+            ended |= d
+        return L, written & (k + L < count)
+
+    def valid(self, envs, rows) -> np.ndarray:
+        k = self._order(envs, rows)
+        ok = (k < self.count[envs]) & ~self.final[envs, rows]
+        ok &= k >= np.minimum(self.ep_step[envs, rows], self.stack - 1)   # the stack's frames are stored
+        return ok & self._lookahead(envs, rows, k)[1]
+
+    def stacked(self, envs, rows) -> np.ndarray:
+        if self.stack == 1:
+            return self.frames[envs, rows]
+        out = np.zeros((len(rows), self.stack, *self.frames.shape[2:]), self.frames.dtype)
+        steps = self.ep_step[envs, rows]
+        for j in range(self.stack):
+            back = self.stack - 1 - j
+            keep = steps >= back
+            out[keep, j] = self.frames[envs[keep], (rows[keep] - back) % self.T]
+        return out
+
+    def gather(self, envs, rows) -> dict:
+        k = self._order(envs, rows)
+        L, _ = self._lookahead(envs, rows, k)
+        returns = np.zeros(len(rows), np.float32)
+        for j in range(self.nstep):
+            returns += np.where(j < L, self.gamma ** j * self.rewards[envs, (rows + j) % self.T], 0.0)
+        last = (rows + L - 1) % self.T
+        discounts = (self.gamma ** L) * ~self.terminated[envs, last]
+        nxt = (rows + L) % self.T
+        return {"observations": self.stacked(envs, rows), "actions": self.actions[envs, rows],
+                "rewards": returns, "discounts": discounts.astype(np.float32),
+                "next_observations": self.stacked(envs, nxt), "indices": envs * self.T + rows}
+
+    def sample(self, batch_size: int, beta: float = 0.4) -> dict:
+        for _ in range(1000):
+            if self.prioritized:
+                envs, rows, probs = self._sample_prioritized(batch_size)
+            else:
+                envs = self.rng.integers(self.N, size=batch_size)
+                start = (self.head[envs] - self.count[envs]) % self.T
+                rows = (start + (self.rng.random(batch_size) * self.count[envs]).astype(np.int64)) % self.T
+            ok = self.valid(envs, rows)
+            if ok.all():
+                break
+            if self.prioritized:   # rows made stale by the ring wrapping around: out of the tree for good
+                self.tree.update(envs[~ok] * self.T + rows[~ok], 0.0)
+        else:
+            raise RuntimeError("replay has no valid transition to sample yet")
+        batch = self.gather(envs, rows)
+        if self.prioritized:
+            weights = (len(self) * probs) ** (-beta)
+            batch["weights"] = (weights / weights.max()).astype(np.float32)
+        return batch
+
+    def _sample_prioritized(self, batch_size):
+        total = self.tree.total
+        if total <= 0:
+            raise RuntimeError("replay has no valid transition to sample yet")
+        bounds = np.linspace(0.0, total, batch_size + 1)
+        values = self.rng.uniform(bounds[:-1], bounds[1:])
+        leaves = self.tree.find(np.minimum(values, np.nextafter(total, 0)))
+        leaves = np.minimum(leaves, self.N * self.T - 1)
+        return leaves // self.T, leaves % self.T, self.tree.get(leaves) / total
+
+    def update_priorities(self, indices, td_errors, epsilon: float = 1e-6):
+        priorities = np.abs(np.asarray(td_errors, dtype=np.float64)) + epsilon
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+        self.tree.update(indices, priorities ** self.alpha)
+
+    # ---------------------------------------------------------------- checkpoints (optional: big)
+    _ARRAYS = ("frames", "actions", "rewards", "terminated", "truncated", "final", "ep_step", "head",
+               "count", "cur_step")
+
+    def state_dict(self) -> dict:
+        state = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))) for name in self._ARRAYS}
+        if self.prioritized:
+            state.update(tree=torch.from_numpy(self.tree.tree), activated=torch.from_numpy(self.activated),
+                         max_priority=self.max_priority)
+        return state
+
+    def load_state_dict(self, state: dict):
+        for name in self._ARRAYS:
+            getattr(self, name)[...] = state[name].numpy()
+        if self.prioritized:
+            self.tree.tree[...] = state["tree"].numpy()
+            self.activated[...] = state["activated"].numpy()
+            self.max_priority = float(state["max_priority"])
+
+
+class ExperienceReplay(EnvRunnerWrapper):
+    """Adds every rollout to `storage`; once `learning_starts` env steps are taken, yields `gradient_steps`
+    sampled batches per rollout (before that it yields None, so the Alg still sees the clock move)."""
+
+    def __init__(self, runner, storage: ReplayStorage, batch_size: int, learning_starts: int,
+                 gradient_steps: int = 1, beta: Schedule | float = 0.4, device="cpu"):
+        super().__init__(runner)
+        self.storage, self.batch_size, self.learning_starts = storage, batch_size, learning_starts
+        self.gradient_steps = gradient_steps
+        self.beta = beta if isinstance(beta, Schedule) else Constant(beta)
+        self.device = torch.device(device)
+
+    def run(self):
+        for rollout in self.runner.run():
+            self.storage.add(rollout)
+            if self.runner.step_count < self.learning_starts:
+                yield None
+                continue
+            for _ in range(self.gradient_steps):
+                batch = self.storage.sample(self.batch_size, self.beta(self.runner.step_count))
+                yield {key: torch.as_tensor(value, device=self.device) for key, value in batch.items()}

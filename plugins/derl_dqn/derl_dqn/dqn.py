@@ -1,0 +1,151 @@
+"""DQN (Mnih et al. 2015) with Rainbow's pieces that need no distributional head: n-step returns,
+double DQN, dueling head, prioritized replay, noisy nets.
+
+  EnvRunner (epsilon-greedy, train_every steps) -> ExperienceReplay (uniform or prioritized, n-step)
+  -> gradient_steps batches -> DQNLoss (Huber, importance-weighted per sample) -> Adam
+  -> priorities |td|, target net copied every target_update_interval gradient steps
+"""
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from derl_core import Alg, AlgLoss, EnvRunner, Factory, Trainer
+from derl_core.models import make_torso
+from derl_core.policy import EpsilonGreedyPolicy
+from derl_core.replay import ExperienceReplay, ReplayStorage
+from derl_core.schedules import Constant, Linear
+
+
+class NoisyLinear(nn.Module):
+    """Factorised Gaussian noisy layer (Fortunato et al. 2018): w = mu + sigma * f(eps_out) f(eps_in)^T,
+    f(x) = sgn(x) sqrt|x|; mu ~ U(-1/sqrt(p), 1/sqrt(p)), sigma = sigma0/sqrt(p). In eval mode: mu only."""
+
+    def __init__(self, in_features, out_features, sigma0=0.5):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features)
+        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        self.bias_mu = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma0 * bound))
+        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma0 * bound))
+        self.register_buffer("eps_in", torch.zeros(in_features))
+        self.register_buffer("eps_out", torch.zeros(out_features))
+        self.reset_noise()
+
+    @staticmethod
+    def _f(x):
+        return x.sign() * x.abs().sqrt()
+
+    @torch.no_grad()
+    def reset_noise(self):
+        self.eps_in.copy_(self._f(torch.randn(self.in_features, device=self.eps_in.device)))
+        self.eps_out.copy_(self._f(torch.randn(self.out_features, device=self.eps_out.device)))
+
+    def forward(self, x):
+        if not self.training:
+            return F.linear(x, self.weight_mu, self.bias_mu)
+        weight = self.weight_mu + self.weight_sigma * torch.outer(self.eps_out, self.eps_in)
+        return F.linear(x, weight, self.bias_mu + self.bias_sigma * self.eps_out)
+
+
+class QNetwork(nn.Module):
+    """Torso (Nature CNN, or a 256-256 ReLU MLP) then a Q head; dueling: Q = V + A - mean(A).
+    The dueling streams are single layers on the shared 512 (CNN) / 256 (MLP) features."""
+
+    def __init__(self, observation_space, num_actions, dueling=True, noisy=False, sigma0=0.5):
+        super().__init__()
+        self.torso = make_torso(observation_space, (256, 256), "relu")
+        linear = (lambda i, o: NoisyLinear(i, o, sigma0)) if noisy else nn.Linear
+        self.advantage = linear(self.torso.out_features, num_actions)
+        self.value = linear(self.torso.out_features, 1) if dueling else None
+
+    def forward(self, obs):
+        h = self.torso(obs)
+        a = self.advantage(h)
+        return self.value(h) + a - a.mean(-1, keepdim=True) if self.value is not None else a
+
+    def reset_noise(self):
+        for m in self.modules():
+            if isinstance(m, NoisyLinear):
+                m.reset_noise()
+
+
+class DQNLoss(AlgLoss):
+    def __init__(self, model, target, double=True):
+        self.model, self.target, self.double = model, target, double
+
+    def terms(self, batch):
+        """(loss, stats, per-sample TD errors)."""
+        self.model.reset_noise()
+        self.target.reset_noise()
+        q = self.model(batch["observations"])
+        q_taken = q.gather(1, batch["actions"].long().unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            next_target = self.target(batch["next_observations"])
+            chooser = self.model(batch["next_observations"]) if self.double else next_target
+            next_q = next_target.gather(1, chooser.argmax(1, keepdim=True)).squeeze(1)
+            targets = batch["rewards"] + batch["discounts"] * next_q
+        huber = F.smooth_l1_loss(q_taken, targets, reduction="none")
+        weights = batch.get("weights")
+        loss = (weights * huber).mean() if weights is not None else huber.mean()
+        stats = {"losses/td_loss": loss.detach(), "losses/q_values": q_taken.detach().mean()}
+        return loss, stats, (targets - q_taken).detach()
+
+    def __call__(self, batch):
+        loss, stats, _ = self.terms(batch)
+        return loss, stats
+
+
+class DQNAlg(Alg):
+    def __init__(self, runner, trainer, loss, summary, checkpointables, target_update_interval):
+        super().__init__(runner, trainer, loss, summary, checkpointables)
+        self.target_update_interval = target_update_interval
+
+    def update(self, batch):
+        loss, stats, td = self.loss.terms(batch)
+        stats = self.trainer.step(loss, stats, self.step_count)
+        storage = self.runner.storage
+        if storage.prioritized:
+            storage.update_priorities(batch["indices"].cpu().numpy(), td.cpu().numpy())
+            stats["charts/per_beta"] = self.runner.beta(self.step_count)
+        if self.num_updates % self.target_update_interval == 0:
+            self.loss.target.load_state_dict(self.loss.model.state_dict())
+        stats["charts/epsilon"] = self.runner.policy.epsilon(self.step_count)
+        return stats
+
+
+class DQNFactory(Factory):
+    def make_runner(self, env):
+        noisy, total = self.get("noisy"), self.get("total_steps")
+        model = QNetwork(env.single_observation_space, int(env.single_action_space.n), self.get("dueling"),
+                         noisy, self.get("noisy_sigma0")).to(self.device)
+        eps_start, eps_end, eps_steps = (self.get("epsilon_start"), self.get("epsilon_end"),
+                                         self.get("epsilon_steps"))
+        epsilon = Constant(0.0) if noisy else Linear(eps_start, eps_end, eps_steps)
+        runner = EnvRunner(env, None, max(1, self.get("train_every") // env.num_envs), seed=self.seed,
+                           summary=self.summary)
+        runner.policy = EpsilonGreedyPolicy(model, int(env.single_action_space.n), epsilon,
+                                            clock=lambda: runner.step_count, device=self.device, seed=self.seed)
+        prioritized = self.get("prioritized")
+        alpha, beta, anneal = self.get("per_alpha"), self.get("per_beta"), self.get("anneal_per_beta")
+        storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
+                                env.single_action_space, self.get("nstep"), self.get("gamma"), prioritized,
+                                alpha, seed=self.seed)
+        return ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
+                                self.get("gradient_steps"), Linear(beta, 1.0, total) if anneal else beta,
+                                device=self.device)
+
+    def make_alg(self, runner):
+        model = runner.policy.model
+        target = copy.deepcopy(model)
+        target.requires_grad_(False)
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.get("learning_rate"), eps=self.get("adam_eps"),
+                                     fused=True)
+        trainer = Trainer(optimizer, self.get("learning_rate"), self.get("max_grad_norm"))
+        loss = DQNLoss(model, target, self.get("double"))
+        return DQNAlg(runner, trainer, loss, self.summary,
+                      {"model": model, "target": target, "optimizer": optimizer, "policy": runner.policy},
+                      self.get("target_update_interval"))

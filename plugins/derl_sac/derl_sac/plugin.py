@@ -1,0 +1,40 @@
+"""SAC's registration. No torch here.
+
+mujoco (and pybullet) follow Haarnoja et al. 2018b ("SAC: algorithms and applications", table 1):
+256-256 ReLU nets, Adam 3e-4 for actor, critics and temperature, batch 256, replay 1M, one gradient step
+per env step, gamma 0.99, tau 0.005, target entropy -|A|; 5k random warm-up steps; 1M steps.
+classic follows rl-baselines3-zoo's Pendulum-v1 SAC (hyperparams/sac.yml: lr 1e-3, otherwise SB3 defaults:
+learning starts 100), with derl's budget of 15k steps.
+"""
+from derl_core import hookimpl
+from derl_core.spec import AlgorithmSpec, hp
+
+HYPERPARAMETERS = [
+    hp("num_envs", int, "parallel envs", 1, 1, 256),
+    hp("total_steps", int, "env steps to train for", 1_000_000, 1, None, mujoco=1_000_000, classic=15_000),
+    hp("buffer_size", int, "replay capacity in transitions", 1_000_000, 1, None),
+    hp("learning_starts", int, "random-action warm-up steps before the first update", 5000, 0, None,
+       mujoco=5000, classic=100),
+    hp("train_every", int, "env steps between training phases", 1, 1, None),
+    hp("gradient_steps", int, "gradient steps per training phase (update-to-data ratio)", 1, 1, None),
+    hp("batch_size", int, "minibatch size", 256, 1, None),
+    hp("learning_rate", float, "Adam learning rate (actor, critics, temperature)", 3e-4, 0, None,
+       mujoco=3e-4, classic=1e-3),
+    hp("gamma", float, "discount", 0.99, 0, 1),
+    hp("tau", float, "Polyak averaging rate of the target critics", 0.005, 0, 1),
+    hp("initial_alpha", float, "initial temperature", 1.0, 0, None),
+    hp("autotune_alpha", bool, "tune the temperature towards a target entropy of -|A|", True),
+    hp("hidden_size", int, "width of the two hidden layers", 256, 1, None),
+    hp("normalize_env", bool, "normalise observations and scale rewards (mujoco/pybullet families)", False),
+]
+
+
+@hookimpl
+def derl_register_algorithms(register):
+    register(AlgorithmSpec(
+        name="sac",
+        summary="Soft Actor-Critic (twin Q, squashed Gaussian, automatic temperature)",
+        factory="derl_sac.sac:SACFactory",
+        hyperparameters=HYPERPARAMETERS,
+        action_spaces=("Box",),
+    ))

@@ -1,0 +1,213 @@
+"""SAC (Haarnoja et al. 2018b), read top to bottom.
+
+  EnvRunner (random actions during warm-up, then the squashed Gaussian) -> ExperienceReplay (uniform)
+  -> each batch: critic step (twin Q, soft target with min of target Qs) -> actor step -> temperature step
+  -> Polyak update of the target critics
+"""
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from derl_core import Alg, AlgLoss, EnvRunner, Factory, Policy, Trainer
+from derl_core.models import mlp
+from derl_core.replay import ExperienceReplay, ReplayStorage
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+
+def squashed_log_prob(normal: torch.distributions.Normal, u: torch.Tensor) -> torch.Tensor:
+    """log pi(tanh(u)) = log N(u) - sum log(1 - tanh(u)^2), with log(1 - tanh(u)^2) written stably as
+    2 (log 2 - u - softplus(-2u))."""
+    correction = 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+    return (normal.log_prob(u) - correction).sum(-1)
+
+
+class Actor(nn.Module):
+    def __init__(self, obs_dim, act_dim, hidden=256):
+        super().__init__()
+        self.body = mlp([obs_dim, hidden, hidden], nn.ReLU, nn.ReLU)
+        self.mean = nn.Linear(hidden, act_dim)
+        self.log_std = nn.Linear(hidden, act_dim)
+
+    def forward(self, obs):
+        h = self.body(obs)
+        return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def sample(self, obs, deterministic=False):
+        """Actions in [-1, 1] (tanh-squashed) and their log-probabilities."""
+        mean, log_std = self(obs)
+        normal = torch.distributions.Normal(mean, log_std.exp())
+        u = mean if deterministic else normal.rsample()
+        return torch.tanh(u), squashed_log_prob(normal, u)
+
+
+class TwinQ(nn.Module):
+    """Two Q networks (obs, action in [-1, 1]) -> (2, B)."""
+
+    def __init__(self, obs_dim, act_dim, hidden=256):
+        super().__init__()
+        self.q1 = mlp([obs_dim + act_dim, hidden, hidden, 1], nn.ReLU)
+        self.q2 = mlp([obs_dim + act_dim, hidden, hidden, 1], nn.ReLU)
+
+    def forward(self, obs, actions):
+        x = torch.cat([obs, actions], -1)
+        return torch.stack([self.q1(x), self.q2(x)]).squeeze(-1)
+
+
+class SACPolicy(Policy):
+    """Rollouts: uniform random actions for the first `learning_starts` steps, then sampled from the actor,
+    scaled from [-1, 1] to the env's bounds."""
+
+    def __init__(self, actor, action_space, learning_starts, clock, device="cpu", seed=None):
+        super().__init__(actor, device)
+        self.low, self.high = action_space.low, action_space.high
+        self.learning_starts, self.clock = learning_starts, clock
+        self.rng = np.random.default_rng(seed)
+
+    def scale(self, a):
+        return self.low + (a + 1.0) * 0.5 * (self.high - self.low)
+
+    def unscale(self, actions: torch.Tensor) -> torch.Tensor:
+        low = torch.as_tensor(self.low, device=actions.device)
+        high = torch.as_tensor(self.high, device=actions.device)
+        return 2.0 * (actions - low) / (high - low) - 1.0
+
+    def act(self, obs, training=False):
+        obs = self.to_tensor(obs)
+        if training:
+            actions, log_prob = self.model.sample(obs)
+            return {"actions": actions, "log_prob": log_prob}
+        if self.clock() < self.learning_starts:
+            a = self.rng.uniform(-1.0, 1.0, size=(len(obs), len(self.low)))
+        else:
+            with torch.inference_mode():
+                a = self.model.sample(obs)[0].cpu().numpy()
+        return {"actions": self.scale(a).astype(self.low.dtype)}
+
+    def deterministic_actions(self, obs):
+        with torch.inference_mode():
+            return self.scale(self.model.sample(self.to_tensor(obs), deterministic=True)[0].cpu().numpy())
+
+    def state_dict(self):
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state):
+        self.rng.bit_generator.state = state["rng"]
+
+
+class SACLoss(AlgLoss):
+    """The three SAC objectives. `critic(batch)`, `actor(batch)`, `temperature(log_prob)`."""
+
+    def __init__(self, policy, critic, critic_target, log_alpha, target_entropy):
+        self.policy, self.critic, self.critic_target = policy, critic, critic_target
+        self.log_alpha, self.target_entropy = log_alpha, target_entropy
+
+    @property
+    def alpha(self):
+        return self.log_alpha.exp().detach()
+
+    def critic_loss(self, batch):
+        with torch.no_grad():
+            next_actions, next_log_prob = self.policy.model.sample(batch["next_observations"])
+            next_q = self.critic_target(batch["next_observations"], next_actions).min(0).values
+            targets = batch["rewards"] + batch["discounts"] * (next_q - self.alpha * next_log_prob)
+        q = self.critic(batch["observations"], self.policy.unscale(batch["actions"]))
+        qf1, qf2 = F.mse_loss(q[0], targets), F.mse_loss(q[1], targets)
+        return qf1 + qf2, {"losses/qf1_loss": qf1.detach(), "losses/qf2_loss": qf2.detach(),
+                           "losses/qf1_values": q[0].detach().mean()}
+
+    def actor_loss(self, batch):
+        actions, log_prob = self.policy.model.sample(batch["observations"])
+        self.critic.requires_grad_(False)   # gradients flow through the critic to the actions only
+        q = self.critic(batch["observations"], actions).min(0).values
+        self.critic.requires_grad_(True)
+        loss = (self.alpha * log_prob - q).mean()
+        return loss, {"losses/actor_loss": loss.detach()}, log_prob.detach()
+
+    def temperature_loss(self, log_prob):
+        loss = -(self.log_alpha * (log_prob + self.target_entropy)).mean()
+        return loss, {"losses/alpha_loss": loss.detach()}
+
+    def __call__(self, batch):
+        return self.critic_loss(batch)
+
+
+@torch.no_grad()
+def polyak_update(target: nn.Module, source: nn.Module, tau: float):
+    """target <- (1 - tau) target + tau source."""
+    for t, s in zip(target.parameters(), source.parameters()):
+        t.lerp_(s, tau)
+
+
+class SACAlg(Alg):
+    def __init__(self, runner, trainers: dict, loss: SACLoss, summary, checkpointables, tau):
+        super().__init__(runner, trainers["critic"], loss, summary, checkpointables)
+        self.trainers, self.tau = trainers, tau
+
+    def update(self, batch):
+        step = self.step_count
+        loss, stats = self.loss.critic_loss(batch)
+        stats = self.trainers["critic"].step(loss, stats, step)
+        loss, actor_stats, log_prob = self.loss.actor_loss(batch)
+        stats.update(self.trainers["actor"].step(loss, actor_stats, step))
+        if "alpha" in self.trainers:
+            loss, alpha_stats = self.loss.temperature_loss(log_prob)
+            stats.update(self.trainers["alpha"].step(loss, alpha_stats, step))
+        stats["losses/alpha"] = float(self.loss.alpha)
+        polyak_update(self.loss.critic_target, self.loss.critic, self.tau)
+        return stats
+
+
+class SACFactory(Factory):
+    def make_runner(self, env):
+        obs_dim = int(np.prod(env.single_observation_space.shape))
+        act_dim = int(np.prod(env.single_action_space.shape))
+        actor = Actor(obs_dim, act_dim, self.get("hidden_size")).to(self.device)
+        runner = EnvRunner(env, None, self.get("train_every"), seed=self.seed, summary=self.summary)
+        runner.policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"),
+                                  clock=lambda: runner.step_count, device=self.device, seed=self.seed)
+        storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
+                                env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed)
+        return ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
+                                self.get("gradient_steps"), device=self.device)
+
+    def make_alg(self, runner):
+        self.get("total_steps")
+        policy, lr = runner.policy, self.get("learning_rate")
+        env = runner.env
+        obs_dim = int(np.prod(env.single_observation_space.shape))
+        act_dim = int(np.prod(env.single_action_space.shape))
+        critic = TwinQ(obs_dim, act_dim, self.get("hidden_size")).to(self.device)
+        critic_target = copy.deepcopy(critic).requires_grad_(False)
+        log_alpha = torch.tensor(math.log(self.get("initial_alpha")), device=self.device, requires_grad=True)
+        loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(act_dim))
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=lr, fused=True)
+        actor_opt = torch.optim.Adam(policy.model.parameters(), lr=lr, fused=True)
+        trainers = {"critic": Trainer(critic_opt, lr, prefix="critic_"),
+                    "actor": Trainer(actor_opt, lr, prefix="actor_")}
+        state = {"actor": policy.model, "critic": critic, "critic_target": critic_target,
+                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "policy": policy}
+        if self.get("autotune_alpha"):
+            alpha_opt = torch.optim.Adam([log_alpha], lr=lr)
+            trainers["alpha"] = Trainer(alpha_opt, lr, prefix="alpha_")
+            state["alpha_optimizer"] = alpha_opt
+        state["log_alpha"] = _TensorState(log_alpha)
+        from derl_core.env import state_objects
+        state.update(state_objects(env))
+        return SACAlg(runner, trainers, loss, self.summary, state, self.get("tau"))
+
+
+class _TensorState:
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def state_dict(self):
+        return {"value": self.tensor.detach().clone()}
+
+    def load_state_dict(self, state):
+        with torch.no_grad():
+            self.tensor.copy_(state["value"])
