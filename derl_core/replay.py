@@ -181,18 +181,25 @@ class ReplayStorage:
                 "next_observations": self.stacked(envs, nxt), "indices": envs * self.T + rows}
 
     def sample(self, batch_size: int, beta: float = 0.4) -> dict:
-        for _ in range(1000):
+        envs = np.zeros(batch_size, np.int64)
+        rows = np.zeros(batch_size, np.int64)
+        probs = np.zeros(batch_size)
+        todo = np.arange(batch_size)
+        for _ in range(1000):   # rows that cannot be sampled (yet) are drawn again
             if self.prioritized:
-                envs, rows, probs = self._sample_prioritized(batch_size)
+                e, r, p = self._sample_prioritized(len(todo))
+                probs[todo] = p
             else:
-                envs = self.rng.integers(self.N, size=batch_size)
-                start = (self.head[envs] - self.count[envs]) % self.T
-                rows = (start + (self.rng.random(batch_size) * self.count[envs]).astype(np.int64)) % self.T
-            ok = self.valid(envs, rows)
-            if ok.all():
+                e = self.rng.integers(self.N, size=len(todo))
+                start = (self.head[e] - self.count[e]) % self.T
+                r = (start + (self.rng.random(len(todo)) * self.count[e]).astype(np.int64)) % self.T
+            envs[todo], rows[todo] = e, r
+            ok = self.valid(e, r)
+            if self.prioritized and not ok.all():   # made stale by the ring wrapping: out of the tree
+                self.tree.update(e[~ok] * self.T + r[~ok], 0.0)
+            todo = todo[~ok]
+            if len(todo) == 0:
                 break
-            if self.prioritized:   # rows made stale by the ring wrapping around: out of the tree for good
-                self.tree.update(envs[~ok] * self.T + rows[~ok], 0.0)
         else:
             raise RuntimeError("replay has no valid transition to sample yet")
         batch = self.gather(envs, rows)

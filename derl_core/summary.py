@@ -28,6 +28,7 @@ class Summary:
         self._last_write = start_step
         self._start_time = time.time()
         self._start_step = start_step
+        self._step = None
         self._writer = None
         self._metrics = None
         if logdir is not None:
@@ -66,18 +67,25 @@ class Summary:
         return (step - self._start_step) / max(time.time() - self._start_time, 1e-9)
 
     def step(self, step: int):
+        self._step = step
         if step - self._last_write >= self.log_interval:
-            self._last_write = step
-            for key, total in self._sums.items():
-                self.scalar(key, total / self._counts[key], step)
-            self._sums.clear()
-            self._counts.clear()
-            if self._writer is not None:   # wall-clock figures stay out of metrics.jsonl: it is reproducible
-                self._writer.add_scalar("charts/SPS", self.sps(step), step)
+            self.write(step)
+
+    def write(self, step: int):
+        """Writes the averages recorded since the last write."""
+        self._last_write = step
+        for key, total in self._sums.items():
+            self.scalar(key, total / self._counts[key], step)
+        self._sums.clear()
+        self._counts.clear()
+        if self._writer is not None:   # wall-clock figures stay out of metrics.jsonl: it is reproducible
+            self._writer.add_scalar("charts/SPS", self.sps(step), step)
         if self.progress is not None:
             self.progress.update(step, self.episodes, self.mean_return, self.sps(step))
 
     def close(self):
+        if self._sums and self._step is not None:
+            self.write(self._step)
         if self.progress is not None:
             self.progress.close()
         if self._writer is not None:
