@@ -56,6 +56,10 @@ def check_finite(modules: dict, step_count: int):
                 raise NonFiniteError(f"parameter {name}.{pname} is not finite at step {step_count}")
 
 
+class _Done(Exception):
+    pass
+
+
 class _Counters:
     def __init__(self, alg):
         self.alg = alg
@@ -90,30 +94,40 @@ class Alg:
         loss, stats = self.loss(batch)
         return self.trainer.step(loss, stats, self.step_count)
 
-    def learn(self, total_steps: int, on_step=None):
-        """Trains until the runner has taken `total_steps` env steps. `on_step(alg)` runs after each
-        update in which the step count moved (checkpoints, interrupts)."""
+    def learn(self, total_steps: int):
+        """Trains until the runner has taken at least `total_steps` env steps, finishing the updates of the
+        last rollout: it stops at the runner's next clean point (before a rollout)."""
+        runner = self.runner.unwrapped if hasattr(self.runner, "unwrapped") else self.runner
+
+        def stop(r):
+            if r.step_count >= total_steps:
+                raise _Done
+
+        runner.hooks.append(stop)
         last = self.step_count
-        if last >= total_steps:
-            return
-        for batch in self.runner.run():
-            self.num_updates += batch is not None
-            stats = self.update(batch) if batch is not None else None
-            if self.summary is not None and stats:
-                self.summary.record(stats)
-            step = self.step_count
-            if step != last:
-                last = step
-                if self.summary is not None:
+        try:
+            for batch in self.runner.run():
+                self.num_updates += batch is not None
+                stats = self.update(batch) if batch is not None else None
+                if self.summary is not None and stats:
+                    self.summary.record(stats)
+                step = self.step_count
+                if step != last and self.summary is not None:
+                    last = step
                     self.summary.step(step)
-                if on_step is not None:
-                    on_step(self)
-                if step >= total_steps:
-                    break
+        except _Done:
+            pass
+        finally:
+            runner.hooks.remove(stop)
 
     def state_dict(self) -> dict:
         return {name: obj.state_dict() for name, obj in self.checkpointables.items()}
 
+    OPTIONAL = ("replay",)   # state a checkpoint may leave out (it is big); the Alg then refills it
+
     def load_state_dict(self, state: dict):
         for name, obj in self.checkpointables.items():
-            obj.load_state_dict(state[name])
+            if name in state:
+                obj.load_state_dict(state[name])
+            elif name not in self.OPTIONAL:
+                raise KeyError(f"checkpoint has no state for '{name}'")

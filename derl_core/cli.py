@@ -13,7 +13,8 @@ from .config import default_for
 from .errors import BadInput
 from .plugins import registry
 
-RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str}
+RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkpoint_every": int,
+               "keep_checkpoints": int, "save_replay": bool, "threads": int}
 PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
 
 
@@ -99,6 +100,7 @@ def show_alg_help(spec):
     console = Console()
     console.print(f"[bold]derl {spec.name}[/bold] ({spec.distribution} {spec.version}): {spec.summary}")
     console.print(f"usage: derl run {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
+                  f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay] [--threads N] "
                   f"[--HYPERPARAMETER VALUE ...]   (or: derl {spec.name} ...)")
     console.print("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag.")
     table = Table(title="hyperparameters")
@@ -132,7 +134,7 @@ def parse_run_args(spec, tokens: list):
             close = difflib.get_close_matches(key, list(known) + list(RUN_OPTIONS), n=1)
             hint = f"; did you mean --{close[0].replace('_', '-')}?" if close else ""
             raise BadInput(f"unknown option --{key.replace('_', '-')} for {spec.name}{hint}")
-        is_bool = key in known and known[key].type is bool
+        is_bool = key in known and known[key].type is bool or RUN_OPTIONS.get(key) is bool
         if negated:
             value = "false"
         elif not eq:
@@ -143,7 +145,9 @@ def parse_run_args(spec, tokens: list):
                 value = tokens[i]
             else:
                 raise BadInput(f"--{key.replace('_', '-')} needs a value")
-        if key in RUN_OPTIONS:
+        if key in RUN_OPTIONS and RUN_OPTIONS[key] is bool:
+            options[key] = value.lower() in ("1", "true", "yes", "on")
+        elif key in RUN_OPTIONS:
             try:
                 options[key] = RUN_OPTIONS[key](value)
             except ValueError:
@@ -164,9 +168,27 @@ def run_algorithm(alg: str, tokens: list):
         return
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")
+    for key in ("checkpoint_every", "keep_checkpoints", "threads"):
+        if key in options and options[key] < 1:
+            raise BadInput(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
     from .session import train
-    train(reg, alg, options["env_id"], overrides, logdir=options.get("logdir"),
-          seed=options.get("seed", 1), device=options.get("device", "auto"))
+    _guard(lambda: train(reg, alg, options["env_id"], overrides, logdir=options.get("logdir"),
+                         seed=options.get("seed", 1), device=options.get("device", "auto"),
+                         checkpoint_every=options.get("checkpoint_every"),
+                         keep_checkpoints=options.get("keep_checkpoints", 3),
+                         save_replay=options.get("save_replay", False), threads=options.get("threads")))
+
+
+def _guard(fn):
+    """Training outcomes that are not bad input: an interrupt (exit 130/143) or a stopped run (exit 1)."""
+    from .session import Interrupted, TrainingFailed
+    try:
+        fn()
+    except Interrupted as exc:
+        raise typer.Exit(exc.exit_code)
+    except TrainingFailed as exc:
+        print(f"derl: {exc}", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command("run", context_settings=PASSTHROUGH, add_help_option=False)
@@ -179,6 +201,35 @@ def run_cmd(ctx: typer.Context):
         print("installed algorithms: " + ", ".join(sorted(registry().algorithms)))
         return
     run_algorithm(args[0], args[1:])
+
+
+@app.command("resume")
+def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written by derl run"),
+               total_steps: int = typer.Option(None, "--total-steps", help="train up to this many steps"),
+               checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file (default: newest)")):
+    """Continue a run from its newest checkpoint: same hyperparameters, same run directory."""
+    from .session import resume
+    _guard(lambda: resume(registry(), run_dir, total_steps, checkpoint))
+
+
+@app.command("eval")
+def eval_cmd(run_dir: str = typer.Argument(..., help="a run directory written by derl run"),
+             episodes: int = typer.Option(10, "--episodes", min=1, help="episodes to play"),
+             deterministic: bool = typer.Option(False, "--deterministic", help="greedy / mean actions"),
+             video: str = typer.Option(None, "--video", help="write FILE.mp4 or FILE.gif of the first episode"),
+             checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file (default: newest)"),
+             seed: int = typer.Option(None, "--seed", help="env seed (default: the run's seed + 10000)")):
+    """Play the learned policy: mean ± std of raw episode returns, and optionally a video."""
+    from .evaluate import evaluate
+    evaluate(registry(), run_dir, episodes, deterministic, video, checkpoint, seed)
+
+
+@app.command("plot")
+def plot_cmd(run_dirs: list[str] = typer.Argument(..., help="run directories (seeds of one setup group)"),
+             out: str = typer.Option("curves.png", "--out", help="PNG to write")):
+    """Episodic return against env steps; runs grouped by (algorithm, env), mean over seeds, min-max band."""
+    from .plot import plot
+    plot(run_dirs, out)
 
 
 def _add_shortcut(spec):

@@ -58,6 +58,8 @@ class EpsilonGreedyPolicy(Policy):
     """For a model returning Q-values: greedy actions, each env's replaced by a random one with probability
     epsilon(step). `training=True` returns {"q_values": tensor}."""
 
+    EVAL_EPSILON = 0.001   # what `derl eval` uses unless --deterministic (Rainbow's evaluation epsilon)
+
     def __init__(self, model, num_actions: int, epsilon, clock, device="cpu", seed=None):
         super().__init__(model, device)
         self.num_actions, self.epsilon, self.clock = num_actions, epsilon, clock

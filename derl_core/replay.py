@@ -229,6 +229,7 @@ class ReplayStorage:
 
     def state_dict(self) -> dict:
         state = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))) for name in self._ARRAYS}
+        state["rng"] = self.rng.bit_generator.state
         if self.prioritized:
             state.update(tree=torch.from_numpy(self.tree.tree), activated=torch.from_numpy(self.activated),
                          max_priority=self.max_priority)
@@ -237,6 +238,7 @@ class ReplayStorage:
     def load_state_dict(self, state: dict):
         for name in self._ARRAYS:
             getattr(self, name)[...] = state[name].numpy()
+        self.rng.bit_generator.state = state["rng"]
         if self.prioritized:
             self.tree.tree[...] = state["tree"].numpy()
             self.activated[...] = state["activated"].numpy()
@@ -254,11 +256,13 @@ class ExperienceReplay(EnvRunnerWrapper):
         self.gradient_steps = gradient_steps
         self.beta = beta if isinstance(beta, Schedule) else Constant(beta)
         self.device = torch.device(device)
+        self.min_fill = max(1, min(learning_starts, storage.N * storage.T))
 
     def run(self):
         for rollout in self.runner.run():
             self.storage.add(rollout)
-            if self.runner.step_count < self.learning_starts:
+            # before learning_starts, and after a resume whose checkpoint left the replay out, refill first
+            if self.runner.step_count < self.learning_starts or len(self.storage) < self.min_fill:
                 yield None
                 continue
             for _ in range(self.gradient_steps):

@@ -11,6 +11,26 @@ import numpy as np
 import torch
 
 
+class EnvError(RuntimeError):
+    """An env (or its worker process) failed while stepping."""
+
+
+def describe_env_failure(env, exc) -> str:
+    import signal
+    base = getattr(env, "unwrapped", env)
+    dead = []
+    for i, proc in enumerate(getattr(base, "processes", [])):
+        proc.join(timeout=0.5)   # a worker that just died is reaped, so its exit code is known
+        if proc.exitcode is not None:
+            how = (f"killed by {signal.Signals(-proc.exitcode).name}" if proc.exitcode < 0
+                   else f"exit code {proc.exitcode}")
+            dead.append(f"worker {i} (pid {proc.pid}) died, {how}")
+    who = "; ".join(dead) if dead else "an env raised"
+    detail = str(exc).strip().splitlines()
+    return (f"env {getattr(env, 'env_id', '?')}: {who} ({type(exc).__name__}"
+            f"{': ' + detail[-1] if detail else ''})")
+
+
 class EnvRunner:
     """Steps a gymnasium vector env (autoreset_mode SAME_STEP) with a policy, `nsteps` at a time."""
 
@@ -19,6 +39,7 @@ class EnvRunner:
         self.seed, self.summary = seed, summary
         self.step_count = 0
         self.obs = None
+        self.hooks = []   # callables hook(runner) run before each rollout: a clean point (checkpoints, stop)
         space = env.single_action_space
         # Gaussian policies sample unbounded actions: the env gets them clipped, the loss the raw ones.
         self._bounds = (space.low, space.high) if type(space).__name__ == "Box" else None
@@ -38,6 +59,8 @@ class EnvRunner:
         if self.obs is None:
             self.reset()
         while True:
+            for hook in list(self.hooks):
+                hook(self)
             yield self.collect(self.nsteps)
 
     def collect(self, nsteps: int) -> dict:
@@ -47,7 +70,10 @@ class EnvRunner:
             actions = pred["actions"]
             if self._bounds is not None:
                 actions = np.clip(actions, *self._bounds)
-            next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+            try:
+                next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+            except Exception as exc:
+                raise EnvError(describe_env_failure(self.env, exc)) from exc
             self.step_count += self.num_envs
             real_next = next_obs
             if "_final_obs" in infos and infos["_final_obs"].any():

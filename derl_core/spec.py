@@ -58,6 +58,7 @@ class EnvFamilySpec:
     priority: int = 0               # higher is tried first; the catch-all family has the lowest
     vectorization: str = "sync"     # "sync" (in-process) or "async" (subprocess workers)
     defaults_from: str | None = None  # e.g. pybullet takes mujoco's hyperparameter defaults
+    exact_resume: bool = False        # in-process envs whose whole state is plain numbers, arrays and RNGs
     distribution: str = ""
 
 

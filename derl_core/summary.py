@@ -83,8 +83,24 @@ class Summary:
         if self.progress is not None:
             self.progress.update(step, self.episodes, self.mean_return, self.sps(step))
 
-    def close(self):
-        if self._sums and self._step is not None:
+    def state_dict(self) -> dict:
+        return {"episodes": self.episodes, "returns": list(self._returns), "sums": dict(self._sums),
+                "counts": dict(self._counts), "last_write": self._last_write}
+
+    def load_state_dict(self, state: dict):
+        self.episodes = int(state["episodes"])
+        self._returns.clear()
+        self._returns.extend(state["returns"])
+        self._sums.clear()
+        self._sums.update(state["sums"])
+        self._counts.clear()
+        self._counts.update(state["counts"])
+        self._last_write = state["last_write"]
+
+    def close(self, flush: bool = True):
+        """`flush=False` keeps averages not yet written out of the files (an interrupted run's checkpoint
+        carries them, and the resumed run writes them)."""
+        if flush and self._sums and self._step is not None:
             self.write(self._step)
         if self.progress is not None:
             self.progress.close()

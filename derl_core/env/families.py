@@ -31,4 +31,4 @@ def derl_register_env_families(register):
     register(EnvFamilySpec("mujoco", "gymnasium MuJoCo v4/v5 tasks, normalised", is_mujoco,
                            "derl_core.env.mujoco", priority=10))
     register(EnvFamilySpec("classic", "anything else gymnasium can make (CartPole, Pendulum, box2d...)",
-                           lambda env_id: True, "derl_core.env.classic", priority=-100))
+                           lambda env_id: True, "derl_core.env.classic", priority=-100, exact_resume=True))

@@ -147,5 +147,6 @@ class DQNFactory(Factory):
         trainer = Trainer(optimizer, self.get("learning_rate"), self.get("max_grad_norm"))
         loss = DQNLoss(model, target, self.get("double"))
         return DQNAlg(runner, trainer, loss, self.summary,
-                      {"model": model, "target": target, "optimizer": optimizer, "policy": runner.policy},
+                      {"model": model, "target": target, "optimizer": optimizer, "policy": runner.policy,
+                       "replay": runner.storage},
                       self.get("target_update_interval"))

@@ -190,7 +190,8 @@ class SACFactory(Factory):
         trainers = {"critic": Trainer(critic_opt, lr, prefix="critic_"),
                     "actor": Trainer(actor_opt, lr, prefix="actor_")}
         state = {"actor": policy.model, "critic": critic, "critic_target": critic_target,
-                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "policy": policy}
+                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "policy": policy,
+                 "replay": runner.storage}
         if self.get("autotune_alpha"):
             alpha_opt = torch.optim.Adam([log_alpha], lr=lr)
             trainers["alpha"] = Trainer(alpha_opt, lr, prefix="alpha_")

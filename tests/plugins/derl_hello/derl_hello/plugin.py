@@ -23,3 +23,10 @@ def derl_register_algorithms(register):
 def derl_register_env_families(register):
     register(EnvFamilySpec("corridor", "a 1-D corridor: walk right to the goal", lambda env_id:
                            env_id.startswith("Corridor-"), "derl_hello.corridor", priority=50))
+
+
+@hookimpl(specname="derl_register_env_families")
+def register_crash_family(register):
+    register(EnvFamilySpec("crash", "CartPole whose env worker process dies at step 40 (tests)",
+                           lambda env_id: env_id == "Crash-v0", "derl_hello.crash", priority=50,
+                           vectorization="async"))

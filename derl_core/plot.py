@@ -1,0 +1,80 @@
+"""`derl plot`: learning curves from the runs' own metrics.jsonl files (no TensorFlow needed)."""
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+
+import numpy as np
+
+from .errors import BadInput
+from .session import read_run
+
+
+def episode_returns(run_dir: str):
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.isfile(path):
+        raise BadInput(f"'{run_dir}' has no metrics.jsonl to plot")
+    steps, values = [], []
+    with open(path) as f:
+        for line in f:
+            row = json.loads(line)
+            if "charts/episodic_return" in row:
+                steps.append(row["step"])
+                values.append(row["charts/episodic_return"])
+    if not steps:
+        raise BadInput(f"'{run_dir}' has no finished episode to plot yet")
+    return np.array(steps), np.array(values)
+
+
+def smooth(values, window=20):
+    cs = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (cs[idx] - cs[lo]) / (idx - lo)
+
+
+def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
+    if not out.lower().endswith(".png"):
+        raise BadInput(f"--out must be a .png file, got '{out}'")
+    if os.path.exists(out):
+        raise BadInput(f"'{out}' already exists; derl does not overwrite it")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise BadInput(f"cannot write '{out}': '{parent}' is not a writable directory")
+    groups = defaultdict(list)
+    for run_dir in run_dirs:
+        record = read_run(run_dir)
+        groups[(record["algorithm"], record["env_id"])].append(episode_returns(run_dir))
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    envs = sorted({env for _, env in groups})
+    fig, axes = plt.subplots(1, len(envs), figsize=(6.4 * len(envs), 4.4), squeeze=False)
+    for (alg, env), runs in sorted(groups.items()):
+        ax = axes[0][envs.index(env)]
+        end = max(steps[-1] for steps, _ in runs)
+        grid = np.linspace(0, end, 200)
+        curves = np.array([np.interp(grid, steps, smooth(vals), left=np.nan, right=np.nan)
+                           for steps, vals in runs])
+        with np.errstate(all="ignore"):
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean, lo, hi = np.nanmean(curves, 0), np.nanmin(curves, 0), np.nanmax(curves, 0)
+        line, = ax.plot(grid, mean, lw=2, label=f"{alg} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+        ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+        ax.set_title(env)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("episodic return (mean of last 20 episodes)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    fig.suptitle("derl: mean over seeds, min–max band")
+    fig.tight_layout()
+    tmp = out[:-4] + ".partial.png"
+    fig.savefig(tmp, dpi=150)
+    plt.close(fig)
+    os.replace(tmp, out)
+    echo(f"wrote {out} ({sum(len(r) for r in groups.values())} runs in {len(groups)} groups)")
+    return out

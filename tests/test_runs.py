@@ -1,0 +1,210 @@
+"""Runs a user can trust: checkpoints, exact resume, interrupts, crashes, NaN, eval and plot — for every
+installed algorithm (the ALGORITHMS table of test_contract)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from derl_core import checkpoint as ckpt
+from derl_core.testing import invoke
+
+from .conftest import DERL, run_derl
+from .test_contract import ALGORITHMS, installed
+
+
+def same_state(a, b, path="state"):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            same_state(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            same_state(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), path
+    else:
+        assert a == b, path
+
+
+def train_args(alg, logdir, every, extra=()):
+    env_id, overrides, _ = ALGORITHMS[alg]
+    args = ["run", alg, "--env-id", env_id, "--logdir", logdir, "--seed", 7, "--device", "cpu",
+            "--checkpoint-every", every, "--keep-checkpoints", 100, *extra]
+    for k, v in overrides.items():
+        args += [f"--{k.replace('_', '-')}", v]
+    return args
+
+
+@pytest.mark.parametrize("alg", installed())
+def test_exact_resume_from_a_middle_checkpoint(alg, tmp_path):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    result = invoke(train_args(alg, full, 100, ["--save-replay"]))
+    assert result.exit_code == 0, result.stderr
+    found = ckpt.list_checkpoints(full)
+    assert len(found) >= 3
+    shutil.copytree(full, cut)
+    middle = ckpt.list_checkpoints(cut)[len(found) // 2]
+    for later in ckpt.list_checkpoints(cut):
+        if later > middle:
+            os.remove(later)
+    result = invoke(["resume", cut])
+    assert result.exit_code == 0, result.stderr
+    a, b = ckpt.load(ckpt.list_checkpoints(full)[-1]), ckpt.load(ckpt.list_checkpoints(cut)[-1])
+    assert a["step"] == b["step"]
+    same_state(a["alg"], b["alg"])
+    assert (full / "metrics.jsonl").read_text() == (cut / "metrics.jsonl").read_text()
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_checkpoints_then_resume_matches_uninterrupted(signum, code, tmp_path):
+    args = ["ppo", "--env-id", "CartPole-v1", "--total-steps", 16000, "--seed", 3, "--checkpoint-every", 100000]
+    ref = run_derl([*args, "--logdir", tmp_path / "ref"])
+    assert ref.returncode == 0, ref.stderr
+    proc = subprocess.Popen([DERL, *map(str, args), "--logdir", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 1000):
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "derl resume" in out and len(ckpt.list_checkpoints(tmp_path / "run")) == 1
+    step = ckpt.load(ckpt.list_checkpoints(tmp_path / "run")[-1])["step"]
+    assert 0 < step < 16000
+    res = run_derl(["resume", tmp_path / "run"])
+    assert res.returncode == 0, res.stderr
+    a = ckpt.load(ckpt.list_checkpoints(tmp_path / "ref")[-1])
+    b = ckpt.load(ckpt.list_checkpoints(tmp_path / "run")[-1])
+    same_state(a["alg"], b["alg"])
+    assert (tmp_path / "ref" / "metrics.jsonl").read_text() == metrics.read_text()
+
+
+def test_crash_during_checkpoint_write_keeps_a_loadable_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert invoke(["ppo", "--env-id", "CartPole-v1", "--total-steps", 2048, "--checkpoint-every", 512,
+                   "--logdir", run]).exit_code == 0
+    before = ckpt.list_checkpoints(run)
+
+    def crash(src, dst):
+        raise OSError("simulated crash between write and rename")
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        ckpt.save(str(run), {"algorithm": "ppo"}, 999_999)
+    monkeypatch.undo()
+    assert ckpt.list_checkpoints(run) == before          # the partial file is not taken for a checkpoint
+    ckpt.load(before[-1])
+
+
+def test_sigkill_at_random_moments_never_leaves_the_run_without_a_loadable_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    args = ["ppo", "--env-id", "CartPole-v1", "--total-steps", 60000, "--checkpoint-every", 256,
+            "--keep-checkpoints", 2, "--logdir", str(run)]
+    proc = subprocess.Popen([DERL, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rng = np.random.default_rng(0)
+    while not ckpt.list_checkpoints(run):
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.1, 0.6))
+    proc.kill()
+    proc.wait()
+    for _ in range(3):   # resume, kill again at another moment
+        newest = ckpt.list_checkpoints(run)[-1]
+        ckpt.load(newest)
+        proc = subprocess.Popen([DERL, "resume", str(run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 3.5))
+        proc.kill()
+        proc.wait()
+    ckpt.load(ckpt.list_checkpoints(run)[-1])
+    assert run_derl(["resume", run]).returncode == 0
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ.get('DERL_PWNED', '/tmp/derl-pwned')}",))
+
+
+def test_checkpoint_with_pickled_code_is_refused(tmp_path):
+    run = tmp_path / "run"
+    assert invoke(["ppo", "--env-id", "CartPole-v1", "--total-steps", 600, "--logdir", run]).exit_code == 0
+    marker = tmp_path / "pwned"
+    os.environ["DERL_PWNED"] = str(marker)
+    evil = run / "checkpoints" / "ckpt_999999999999.pt"
+    torch.save({"format": 1, "step": 5, "algorithm": "ppo", "payload": Evil()}, evil)
+    for args in (["resume", run, "--total-steps", 10**6], ["eval", run]):
+        result = invoke(args)
+        assert result.exit_code == 2, result.stderr
+        assert "carries pickled code" in result.stderr and str(evil) in result.stderr
+        assert not marker.exists()
+
+
+def test_corrupt_checkpoint_names_the_file_and_offers_the_previous(tmp_path):
+    run = tmp_path / "run"
+    assert invoke(["ppo", "--env-id", "CartPole-v1", "--total-steps", 1024, "--checkpoint-every", 256,
+                   "--logdir", run]).exit_code == 0
+    *_, prev, newest = ckpt.list_checkpoints(run)
+    with open(newest, "r+b") as f:
+        f.truncate(os.path.getsize(newest) // 2)
+    result = invoke(["resume", run, "--total-steps", 4096])
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "corrupt or truncated" in line and newest in line and f"--checkpoint {prev}" in line
+    result = invoke(["resume", run, "--total-steps", 4096, "--checkpoint", prev])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("alg", installed())
+def test_nan_stops_with_the_step_and_term_and_keeps_the_last_good_checkpoint(alg, tmp_path, monkeypatch):
+    from derl_core import alg as alg_module
+    real = alg_module.Trainer.step
+    run = tmp_path / "run"
+
+    def poisoned(self, loss, stats, step_count):
+        if ckpt.list_checkpoints(run):   # once a good checkpoint exists, a loss term turns NaN
+            loss = loss * float("nan")
+            stats = dict(stats, **{next(iter(stats)): float("nan")})
+        return real(self, loss, stats, step_count)
+    monkeypatch.setattr(alg_module.Trainer, "step", poisoned)
+    result = invoke(train_args(alg, run, 50))
+    assert result.exit_code == 1, (result.stderr, result.exception)
+    assert "not finite at step" in result.stderr and "losses/" in result.stderr
+    good = ckpt.list_checkpoints(run)
+    assert good and f"the last good checkpoint is {good[-1]}" in result.stderr
+    ckpt.load(good[-1])
+
+
+def test_dead_env_worker_is_a_clear_error_with_a_checkpoint(tmp_path, hello_site):
+    out = run_derl(["ppo", "--env-id", "Crash-v0", "--num-envs", 2, "--nsteps", 16, "--total-steps", 5000,
+                    "--logdir", tmp_path / "r"], {"PYTHONPATH": hello_site}, timeout=120)
+    assert out.returncode == 1, out.stderr
+    assert "env Crash-v0: worker" in out.stderr and "died" in out.stderr
+    assert ckpt.list_checkpoints(tmp_path / "r")
+
+
+def test_eval_writes_gif_and_mp4_and_plot_writes_png(tmp_path):
+    import imageio.v2 as imageio
+    runs = []
+    for seed in (1, 2, 3):
+        run = tmp_path / f"s{seed}"
+        assert invoke(["ppo", "--env-id", "CartPole-v1", "--total-steps", 3000, "--seed", seed,
+                       "--logdir", run]).exit_code == 0
+        runs.append(run)
+    for name in ("play.gif", "play.mp4"):
+        result = invoke(["eval", runs[0], "--episodes", 2, "--video", tmp_path / name])
+        assert result.exit_code == 0, result.stderr
+        assert "mean return" in result.stdout
+        frames = imageio.mimread(tmp_path / name, memtest=False) if name.endswith("gif") else \
+            [f for f in imageio.get_reader(tmp_path / name)]
+        assert len(frames) > 5 and frames[0].shape[-1] == 3
+    result = invoke(["plot", *runs, "--out", tmp_path / "curves.png"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
