@@ -5,25 +5,10 @@ import os
 
 import numpy as np
 
-from . import checkpoint as ckpt
-from .errors import BadInput
-from .session import build, read_run
+from .session import build, check_new_file, close_env, load_run_checkpoint, read_run
 from .spec import load_object
 
 MAX_VIDEO_FRAMES = 4500
-
-
-def _check_video(path: str | None):
-    if path is None:
-        return
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".mp4", ".gif"):
-        raise BadInput(f"--video must end in .mp4 or .gif, got '{path}'")
-    if os.path.exists(path):
-        raise BadInput(f"'{path}' already exists; derl does not overwrite it")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise BadInput(f"cannot write '{path}': '{parent}' is not a writable directory")
 
 
 def write_video(path: str, frames: list, fps: int = 30):
@@ -47,17 +32,10 @@ def write_video(path: str, frames: list, fps: int = 30):
 def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = False, video: str | None = None,
              checkpoint: str | None = None, seed: int | None = None, echo=print) -> list:
     record = read_run(run_dir)
-    spec = registry.algorithm(record["algorithm"])
-    _check_video(video)
-    if checkpoint is None:
-        found = ckpt.list_checkpoints(run_dir)
-        if not found:
-            raise BadInput(f"'{run_dir}' has no checkpoint to evaluate")
-        checkpoint = found[-1]
-    state = ckpt.load(checkpoint)
-    if state.get("algorithm") != record["algorithm"]:
-        raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state.get('algorithm')}', "
-                       f"but '{run_dir}' is a {record['algorithm']} run")
+    registry.algorithm(record["algorithm"])
+    if video is not None:
+        check_new_file(video, "--video", (".mp4", ".gif"))
+    checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, "evaluate")
     import torch
     from .schedules import Constant
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # pygame renders off-screen, without a display
@@ -92,7 +70,7 @@ def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = F
                     returns.append(float(info["episode"]["r"][0]))
                     echo(f"episode {len(returns)}: return {returns[-1]:.1f}, length {int(info['episode']['l'][0])}")
     finally:
-        venv.close()
+        close_env(venv)
     echo(f"{record['algorithm']} on {record['env_id']} ({os.path.basename(checkpoint)}): "
          f"mean return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes")
     if video:

@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from .errors import BadInput
-from .session import read_run
+from .session import check_new_file, read_run
 
 
 def episode_returns(run_dir: str):
@@ -35,13 +35,7 @@ def smooth(values, window=20):
 
 
 def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
-    if not out.lower().endswith(".png"):
-        raise BadInput(f"--out must be a .png file, got '{out}'")
-    if os.path.exists(out):
-        raise BadInput(f"'{out}' already exists; derl does not overwrite it")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise BadInput(f"cannot write '{out}': '{parent}' is not a writable directory")
+    check_new_file(out, "--out", (".png",))
     groups = defaultdict(list)
     for run_dir in run_dirs:
         record = read_run(run_dir)

@@ -93,6 +93,31 @@ def read_run(run_dir: str) -> dict:
     return record
 
 
+def check_new_file(path: str, flag: str, suffixes: tuple):
+    """A file derl is about to write: right suffix, not already there, in a writable directory."""
+    if not path.lower().endswith(suffixes):
+        raise BadInput(f"{flag} must end in {' or '.join(suffixes)}, got '{path}'")
+    if os.path.exists(path):
+        raise BadInput(f"'{path}' already exists; derl does not overwrite it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise BadInput(f"cannot write '{path}': '{parent}' is not a writable directory")
+
+
+def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purpose: str) -> tuple:
+    """(path, state) of `checkpoint`, or of the run's newest; it must come from the run's algorithm."""
+    if checkpoint is None:
+        found = ckpt.list_checkpoints(run_dir)
+        if not found:
+            raise BadInput(f"'{run_dir}' has no checkpoint to {purpose}")
+        checkpoint = found[-1]
+    state = ckpt.load(checkpoint)
+    if state.get("algorithm") != record["algorithm"]:
+        raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state.get('algorithm')}', "
+                       f"but '{run_dir}' is a {record['algorithm']} run")
+    return checkpoint, state
+
+
 # ---------------------------------------------------------------------------------------------- building
 def build(registry, record: dict, device: str, training=True, num_envs=None, render_mode=None):
     """(alg, venv, summary-less) from a run record: the Factory's path, shared by train, resume and eval."""
@@ -280,16 +305,8 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
            progress: bool = True, echo=print) -> str:
     record = read_run(run_dir)
-    spec = registry.algorithm(record["algorithm"])
-    if checkpoint is None:
-        found = ckpt.list_checkpoints(run_dir)
-        if not found:
-            raise BadInput(f"'{run_dir}' has no checkpoint to resume from")
-        checkpoint = found[-1]
-    state = ckpt.load(checkpoint)
-    if state.get("algorithm") != record["algorithm"]:
-        raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state.get('algorithm')}', "
-                       f"but '{run_dir}' is a {record['algorithm']} run")
+    registry.algorithm(record["algorithm"])
+    checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, "resume from")
     if total_steps is not None:
         if total_steps <= state["step"]:
             raise BadInput(f"--total-steps {total_steps} is not beyond the checkpoint's step {state['step']}")

@@ -116,7 +116,7 @@ def test_plot_missing_and_foreign_runs(ppo_run, tmp_path):
 def test_plot_would_overwrite_and_needs_png(ppo_run, tmp_path):
     (tmp_path / "c.png").write_text("mine")
     check_bad(["plot", ppo_run, "--out", tmp_path / "c.png"], "already exists", keep=[tmp_path])
-    check_bad(["plot", ppo_run, "--out", tmp_path / "c.jpg"], "--out must be a .png file")
+    check_bad(["plot", ppo_run, "--out", tmp_path / "c.jpg"], "--out must end in .png")
 
 
 def test_plot_run_without_metrics(ppo_run, tmp_path):

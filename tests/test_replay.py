@@ -103,7 +103,6 @@ def test_prioritized_insertion_at_max_priority_and_importance_weights():
 
 def test_frame_stack_never_mixes_episodes_and_matches_the_env():
     """Stacks rebuilt from single frames equal the env's own zero-padded stacks, across episode ends."""
-    from derl_core.env import make
     from derl_core.runners import EnvRunner
 
     class Random:

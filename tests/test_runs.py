@@ -1,11 +1,9 @@
 """Runs a user can trust: checkpoints, exact resume, interrupts, crashes, NaN, eval and plot — for every
 installed algorithm (the ALGORITHMS table of test_contract)."""
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np

@@ -17,10 +17,6 @@ def family_of(env_id: str, registry=None):
     return registry.family_for(env_id)
 
 
-def _make_checked(module, env_id, training, render_mode):
-    return module.make_single(env_id, training, render_mode)
-
-
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
          render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True):
     """A gymnasium VectorEnv with `.family` and `.env_id` attributes. Seeding happens at the first reset."""
@@ -29,7 +25,7 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
     family = family_of(env_id, registry)
     module = load_object(family.module)
     env_id = module.resolve_id(env_id)
-    fns = [functools.partial(_make_checked, module, env_id, training, render_mode) for _ in range(num_envs)]
+    fns = [functools.partial(module.make_single, env_id, training, render_mode) for _ in range(num_envs)]
     if asynchronous is None:
         asynchronous = family.vectorization == "async" and num_envs > 1
     cls = gym.vector.AsyncVectorEnv if asynchronous else gym.vector.SyncVectorEnv

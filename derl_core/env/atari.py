@@ -5,17 +5,13 @@ import ale_py
 import gymnasium as gym
 import numpy as np
 
-from ..errors import BadInput
+from .classic import check_registered
 
 gym.register_envs(ale_py)
 
 
 def resolve_id(env_id: str) -> str:
-    try:
-        gym.spec(env_id)
-    except Exception as exc:
-        raise BadInput(f"unknown Atari env id '{env_id}': {str(exc).splitlines()[0]}") from None
-    return env_id
+    return check_registered(env_id, "Atari")
 
 
 class EpisodicLife(gym.Wrapper):

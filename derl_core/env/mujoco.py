@@ -4,7 +4,7 @@ import sys
 
 import gymnasium as gym
 
-from ..errors import BadInput
+from .classic import check_registered
 from .normalize import NormalizeObsReward
 
 
@@ -14,11 +14,7 @@ def resolve_id(env_id: str) -> str:
         new = f"{m.group(1)}-v5"
         print(f"derl: {env_id} needs the abandoned mujoco-py; running {new} instead", file=sys.stderr)
         env_id = new
-    try:
-        gym.spec(env_id)
-    except Exception as exc:
-        raise BadInput(f"unknown MuJoCo env id '{env_id}': {str(exc).splitlines()[0]}") from None
-    return env_id
+    return check_registered(env_id, "MuJoCo")
 
 
 def make_single(env_id: str, training: bool = True, render_mode=None):

@@ -5,7 +5,7 @@ import os
 
 import gymnasium as gym
 
-from ..errors import BadInput
+from .classic import check_registered
 from .normalize import NormalizeObsReward
 
 
@@ -29,11 +29,7 @@ with silence_stdout():
 
 
 def resolve_id(env_id: str) -> str:
-    try:
-        gym.spec(env_id)
-    except Exception as exc:
-        raise BadInput(f"unknown PyBullet env id '{env_id}': {str(exc).splitlines()[0]}") from None
-    return env_id
+    return check_registered(env_id, "PyBullet")
 
 
 def make_single(env_id: str, training: bool = True, render_mode=None):

@@ -1,5 +1,4 @@
 import copy
-import json
 
 import gymnasium as gym
 import numpy as np
