@@ -9,15 +9,21 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 Distribution.set_default_validate_args(False)   # validation costs more than the forward pass on small nets
 
 
+def as_tensor(x, device="cpu") -> torch.Tensor:
+    """numpy or torch -> torch on `device`; float64 becomes float32 (MuJoCo observations are float64)."""
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if t.dtype == torch.float64:
+        t = t.float()
+    return t.to(device)
+
+
 class Policy:
     def __init__(self, model: torch.nn.Module, device="cpu"):
         self.model = model
         self.device = torch.device(device)
 
     def to_tensor(self, obs):
-        if isinstance(obs, torch.Tensor):
-            return obs.to(self.device)
-        return torch.as_tensor(np.asarray(obs), device=self.device)
+        return as_tensor(obs, self.device)
 
     def act(self, obs, training=False) -> dict:
         raise NotImplementedError

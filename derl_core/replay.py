@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .policy import as_tensor
 from .runners import EnvRunnerWrapper
 from .schedules import Constant, Schedule
 
@@ -267,4 +268,4 @@ class ExperienceReplay(EnvRunnerWrapper):
                 continue
             for _ in range(self.gradient_steps):
                 batch = self.storage.sample(self.batch_size, self.beta(self.runner.step_count))
-                yield {key: torch.as_tensor(value, device=self.device) for key, value in batch.items()}
+                yield {key: as_tensor(value, self.device) for key, value in batch.items()}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .policy import as_tensor
+
 
 class EnvError(RuntimeError):
     """An env (or its worker process) failed while stepping."""
@@ -181,7 +183,7 @@ class MergeTimeBatch:
         for key in self.keys:
             if key in rollout:
                 v = rollout[key]
-                out[key] = torch.as_tensor(v.reshape(-1, *v.shape[2:]), device=self.device)
+                out[key] = as_tensor(v.reshape(-1, *v.shape[2:]), self.device)
         return out
 
 

@@ -246,8 +246,9 @@ def _run(registry, run_dir, record, spec, venv, hparams, device, progress, echo,
     finally:
         summary.close()
         close_env(venv)
-    echo(f"run saved in {run_dir} (mean return of last 100 episodes: {summary.mean_return:.1f}); "
-         f"view it with: tensorboard --logdir {run_dir}")
+    ret = summary.mean_return
+    how = f"mean return of last 100 episodes: {ret:.1f}" if ret == ret else "no episode finished yet"
+    echo(f"run saved in {run_dir} ({how}); view it with: tensorboard --logdir {run_dir}")
     return run_dir
 
 
