@@ -92,3 +92,24 @@ def test_runner_keeps_final_observation_and_episode_stats():
     assert abs(rollout["observations"][t + 1, i][2]) < 0.06
     assert rec.episodes and all(ret == length for ret, length in rec.episodes)
     venv.close()
+
+
+def test_light_distributions_match_torch():
+    import torch
+    from torch.distributions import Categorical, Independent, Normal
+
+    from derl_core.policy import CategoricalLogits, DiagGaussian
+    torch.manual_seed(0)
+    logits, actions = torch.randn(50, 4), torch.randint(0, 4, (50,))
+    ours, ref = CategoricalLogits(logits), Categorical(logits=logits)
+    torch.testing.assert_close(ours.log_prob(actions), ref.log_prob(actions))
+    torch.testing.assert_close(ours.entropy(), ref.entropy())
+    counts = torch.bincount(CategoricalLogits(torch.log(torch.tensor([[0.1, 0.6, 0.3]]).expand(20000, 3)))
+                            .sample(), minlength=3) / 20000
+    torch.testing.assert_close(counts, torch.tensor([0.1, 0.6, 0.3]), atol=0.015, rtol=0)
+    mean, log_std, x = torch.randn(50, 3), torch.randn(3) * 0.5, torch.randn(50, 3)
+    ours, ref = DiagGaussian(mean, log_std), Independent(Normal(mean, log_std.exp().expand_as(mean)), 1)
+    torch.testing.assert_close(ours.log_prob(x), ref.log_prob(x))
+    torch.testing.assert_close(ours.entropy(), ref.entropy())
+    s = DiagGaussian(torch.zeros(20000, 1), torch.log(torch.tensor([2.0]))).sample()
+    assert abs(s.std().item() - 2.0) < 0.05 and abs(s.mean().item()) < 0.05
