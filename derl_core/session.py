@@ -66,11 +66,14 @@ def seed_everything(seed: int):
     torch.manual_seed(seed)
 
 
-def setup_torch(device: str, threads: int | None = None):
-    """`threads`: torch's intra-op threads (None: torch's default, one per core)."""
+def setup_torch(device: str, threads: int | None = None, env_workers: int = 0):
+    """`threads`: torch's intra-op threads. By default one per core, but one alone when env worker
+    processes share the cores: oversubscribed OpenMP threads slow small updates down by orders of magnitude."""
     import torch
     if threads:
         torch.set_num_threads(threads)
+    elif env_workers > 1:
+        torch.set_num_threads(1)
 
 
 def hyperparameter_table(hparams: dict) -> str:
@@ -287,7 +290,7 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
                       "save_replay": save_replay, "threads": threads},
               "hyperparameters": hparams}
     spec, venv, hparams = build(registry, record, device)
-    setup_torch(device, threads)
+    setup_torch(device, threads, len(getattr(venv.unwrapped, "processes", ())))
     seed_everything(seed)
     try:
         os.makedirs(logdir)
@@ -317,7 +320,7 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
                        f"pass --total-steps N to train further")
     device = resolve_device(record.get("device", "auto"))
     spec, venv, hparams = build(registry, record, device)
-    setup_torch(device, record.get("run", {}).get("threads"))
+    setup_torch(device, record.get("run", {}).get("threads"), len(getattr(venv.unwrapped, "processes", ())))
     _truncate_metrics(run_dir, state["step"])
     with open(os.path.join(run_dir, CONFIG), "w") as f:
         json.dump(record, f, indent=2)

@@ -64,6 +64,10 @@ def test_pip_installed_third_party_plugin_appears_and_runs(hello_site, tmp_path)
     listed = json.loads(run_derl(["list", "--json"], env).stdout)
     hello = next(a for a in listed["algorithms"] if a["name"] == "hello")
     assert hello["distribution"] == "derl-hello"
+    (broken,) = [b for b in listed["broken"] if b["entry_point"] == "hello_broken"]
+    assert broken["distribution"] == "derl-hello" and "derl_nonexistent_dependency" in broken["error"]
+    table = run_derl(["list"], env).stdout
+    assert "broken plugins" in table and "hello_broken" in table
     assert any(f["name"] == "corridor" and f["distribution"] == "derl-hello" for f in listed["env_families"])
     out = run_derl(["run", "hello", "--env-id", "Corridor-v0", "--total-steps", "400", "--logdir",
                     tmp_path / "r"], env)

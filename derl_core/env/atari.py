@@ -1,6 +1,7 @@
 """Atari with the DeepMind stack: no-op starts, skip 4 with max-pool, 84x84 gray, 4-frame stack (zero padded
 at the start of an episode), and for training episodic life, fire reset and sign-clipped rewards.
-Episode statistics are recorded before episodic life and reward clipping: raw scores of whole games."""
+Episode statistics are recorded before episodic life and reward clipping: raw scores of whole games.
+Episodes are capped at 108k frames. For evaluation, FIRE is also pressed after each lost life."""
 import ale_py
 import gymnasium as gym
 import numpy as np
@@ -8,6 +9,8 @@ import numpy as np
 from .classic import check_registered
 
 gym.register_envs(ale_py)
+
+MAX_AGENT_STEPS = 27_000   # 108k frames: the usual cap on an Atari episode (Machado et al. 2018)
 
 
 def resolve_id(env_id: str) -> str:
@@ -42,7 +45,22 @@ class EpisodicLife(gym.Wrapper):
 
 
 class FireReset(gym.Wrapper):
-    """Presses FIRE after a reset in games that wait for it."""
+    """Presses FIRE after a reset in games that wait for it; with `on_life_loss` (evaluation, where a lost
+    life does not end the episode) also after each lost life."""
+
+    def __init__(self, env, on_life_loss: bool = False):
+        super().__init__(env)
+        self.on_life_loss = on_life_loss
+        self.lives = 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lives = self.env.unwrapped.ale.lives()
+        if self.on_life_loss and 0 < lives < self.lives and not (terminated or truncated):
+            obs, more, terminated, truncated, info = self.env.step(1)
+            reward += more
+        self.lives = lives
+        return obs, reward, terminated, truncated, info
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -50,6 +68,7 @@ class FireReset(gym.Wrapper):
             obs, _, terminated, truncated, info = self.env.step(action)
             if terminated or truncated:
                 obs, info = self.env.reset(**kwargs)
+        self.lives = self.env.unwrapped.ale.lives()
         return obs, info
 
 
@@ -57,12 +76,16 @@ def make_single(env_id: str, training: bool = True, render_mode=None):
     env = gym.make(env_id, frameskip=1, render_mode=render_mode)
     env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
                                           terminal_on_life_loss=False, grayscale_obs=True)
+    env = gym.wrappers.TimeLimit(env, MAX_AGENT_STEPS)
     env = gym.wrappers.RecordEpisodeStatistics(env)
+    fire = "FIRE" in env.unwrapped.get_action_meanings()
     if training:
         env = EpisodicLife(env)
-        if "FIRE" in env.unwrapped.get_action_meanings():
+        if fire:
             env = FireReset(env)
         env = gym.wrappers.TransformReward(env, np.sign)
+    elif fire:
+        env = FireReset(env, on_life_loss=True)
     return gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
 
 
