@@ -1,4 +1,5 @@
-"""Shared driver for the derl-vs-Stable-Baselines3 benchmarks.
+"""Shared driver for the derl-vs-Stable-Baselines3 benchmarks. "final return" is the mean of the last 100
+training episodes (both libraries' own episode statistics); last10_return the mean of the last 10.
 
 Each run is a child process (same interpreter, one process tree) that times only its training (env creation
 included, imports excluded) and prints one JSON line; the parent prints per-seed figures, medians and ratios.
@@ -28,7 +29,8 @@ def child_derl(alg, env_id, seed, overrides, threads=None):
     wall = time.perf_counter() - start
     returns = [json.loads(l)["charts/episodic_return"] for l in open(os.path.join(logdir, "metrics.jsonl"))
                if "charts/episodic_return" in l]
-    return {"wall": wall, "final_return": sum(returns[-100:]) / max(len(returns[-100:]), 1)}
+    return {"wall": wall, "final_return": sum(returns[-100:]) / max(len(returns[-100:]), 1),
+            "last10_return": sum(returns[-10:]) / max(len(returns[-10:]), 1)}
 
 
 def child_sb3(make_model, total_steps, seed, threads=None):
@@ -40,7 +42,8 @@ def child_sb3(make_model, total_steps, seed, threads=None):
     model.learn(total_timesteps=total_steps)
     wall = time.perf_counter() - start
     eps = [ep["r"] for ep in model.ep_info_buffer]
-    return {"wall": wall, "final_return": sum(eps) / max(len(eps), 1)}
+    return {"wall": wall, "final_return": sum(eps) / max(len(eps), 1),
+            "last10_return": sum(eps[-10:]) / max(len(eps[-10:]), 1)}
 
 
 def main(script, runners: dict, steps: int, seeds=(1, 2, 3)):
