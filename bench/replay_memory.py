@@ -13,11 +13,11 @@ import time
 import numpy as np
 
 
-def rss_gb() -> float:
+def rss_gib() -> float:
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024 ** 2
+                return int(line.split()[1]) / 1024 ** 2   # kB -> GiB
     return float("nan")
 
 
@@ -45,7 +45,7 @@ def main():
     ends = sum(int((c["terminated"] | c["truncated"]).sum()) for c in chunks)
     print(f"collected {len(chunks) * 1000} real Breakout steps ({ends} episode ends)")
 
-    base = rss_gb()
+    base = rss_gib()
     storage = ReplayStorage(args.transitions, 1, venv.single_observation_space, venv.single_action_space,
                             nstep=3, gamma=0.99, prioritized=True)
     start = time.perf_counter()
@@ -54,15 +54,14 @@ def main():
         storage.add(chunks[i % len(chunks)])
         i += 1
     fill = time.perf_counter() - start
-    full = rss_gb()
+    full = rss_gib()
     t = time.perf_counter()
     batch = storage.sample(32, beta=0.4)
     sample_ms = (time.perf_counter() - t) * 1e3
     assert batch["observations"].shape == (32, 4, 84, 84)
     print(f"replay rows: {len(storage):,} (capacity {args.transitions:,}), filled in {fill:.0f}s")
-    print(f"resident memory: {base:.2f} GB before, {full:.2f} GB full -> replay {full - base:.2f} GB "
-          f"(floor {args.transitions * 84 * 84 / 1e9:.2f} GB = {args.transitions * 84 * 84 / 1024**3:.2f} GiB; "
-          f"target <= 8 GB)")
+    print(f"resident memory: {base:.2f} GiB before, {full:.2f} GiB full -> replay {full - base:.2f} GiB = "
+          f"{(full - base) * 1024**3 / 1e9:.2f} GB (floor {args.transitions * 84 * 84 / 1e9:.2f} GB; target <= 8 GB)")
     print(f"sampling a prioritized batch of 32 stacked observations: {sample_ms:.1f} ms")
 
 
