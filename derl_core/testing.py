@@ -51,3 +51,13 @@ def factory_refuses_unused(alg: str, env_id: str, overrides: dict):
             load_object(spec.factory)(**hparams, surplus_argument=1).make(venv)
     finally:
         venv.close()
+
+
+def learning_run(alg: str, env_id: str, logdir, seed: int = 1, **overrides) -> list:
+    """Trains through the CLI and returns the episodic returns it logged, in order."""
+    args = [alg, "--env-id", env_id, "--seed", seed, "--logdir", logdir]
+    for key, value in overrides.items():
+        args += [f"--{key.replace('_', '-')}", value]
+    result = invoke(args)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    return [row["charts/episodic_return"] for row in read_metrics(logdir) if "charts/episodic_return" in row]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from derl_a2c.a2c import A2CLoss
-from derl_core.testing import invoke, read_metrics
+from derl_core.testing import learning_run
 
 
 class Linear1:
@@ -38,8 +38,5 @@ def test_a2c_loss_gradient_sign_and_value_target_by_hand():
 @pytest.mark.slow
 def test_a2c_learns_cartpole(tmp_path):
     """Seeded, on a smaller budget than the classic 500k (bench/a2c_cartpole.py runs the full one)."""
-    result = invoke(["a2c", "--env-id", "CartPole-v1", "--total-steps", "150000", "--seed", "1",
-                     "--logdir", tmp_path / "r"])
-    assert result.exit_code == 0, result.stderr
-    returns = [r["charts/episodic_return"] for r in read_metrics(tmp_path / "r") if "charts/episodic_return" in r]
+    returns = learning_run("a2c", "CartPole-v1", tmp_path / "r", total_steps=150_000)
     assert np.mean(returns[-20:]) >= 200, np.mean(returns[-20:])

@@ -123,9 +123,6 @@ def test_continuous_actions_are_bad_input(tmp_path):
 @pytest.mark.slow
 def test_dqn_learns_cartpole(tmp_path):
     """Seeded: a smaller budget than the classic one (which bench/dqn_cartpole.py runs in full)."""
-    from derl_core.testing import invoke, read_metrics
-    result = invoke(["dqn", "--env-id", "CartPole-v1", "--total-steps", "25000", "--seed", "1",
-                     "--logdir", tmp_path / "r"])
-    assert result.exit_code == 0, result.stderr
-    returns = [r["charts/episodic_return"] for r in read_metrics(tmp_path / "r") if "charts/episodic_return" in r]
+    from derl_core.testing import learning_run
+    returns = learning_run("dqn", "CartPole-v1", tmp_path / "r", total_steps=25_000)
     assert np.mean(returns[-10:]) >= 150, returns[-10:]

@@ -99,9 +99,6 @@ def test_discrete_actions_are_bad_input(tmp_path):
 @pytest.mark.slow
 def test_sac_learns_pendulum(tmp_path):
     """Seeded, on a budget the suite can afford (bench/sac_pendulum.py checks -200 at the full budget)."""
-    from derl_core.testing import invoke, read_metrics
-    result = invoke(["sac", "--env-id", "Pendulum-v1", "--total-steps", "4000", "--seed", "1",
-                     "--logdir", tmp_path / "r"])
-    assert result.exit_code == 0, result.stderr
-    returns = [r["charts/episodic_return"] for r in read_metrics(tmp_path / "r") if "charts/episodic_return" in r]
+    from derl_core.testing import learning_run
+    returns = learning_run("sac", "Pendulum-v1", tmp_path / "r", total_steps=4000)
     assert np.mean(returns[-3:]) >= -900, returns
