@@ -84,7 +84,7 @@ class Alg:
         self.num_updates = 0
         self.checkpointables = dict(checkpointables or {})
         self.checkpointables.setdefault("alg", _Counters(self))
-        self.checkpointables.setdefault("runner", runner.unwrapped if hasattr(runner, "unwrapped") else runner)
+        self.checkpointables.setdefault("runner", runner.unwrapped)
 
     @property
     def step_count(self) -> int:
@@ -97,7 +97,7 @@ class Alg:
     def learn(self, total_steps: int):
         """Trains until the runner has taken at least `total_steps` env steps, finishing the updates of the
         last rollout: it stops at the runner's next clean point (before a rollout)."""
-        runner = self.runner.unwrapped if hasattr(self.runner, "unwrapped") else self.runner
+        runner = self.runner.unwrapped
 
         def stop(r):
             if r.step_count >= total_steps:

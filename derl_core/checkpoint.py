@@ -97,14 +97,14 @@ def _chain(env):
 
 def env_state(venv) -> dict | None:
     """Plain state of every wrapper of every sub-env of an in-process vector env (None otherwise)."""
-    base = venv.unwrapped if hasattr(venv, "unwrapped") else venv
+    base = venv.unwrapped
     if not hasattr(base, "envs"):
         return None
     return {"vector": _plain_vars(base), "envs": [[_plain_vars(w) for w in _chain(e)] for e in base.envs]}
 
 
 def set_env_state(venv, state: dict):
-    base = venv.unwrapped if hasattr(venv, "unwrapped") else venv
+    base = venv.unwrapped
     _restore_vars(base, state["vector"])
     for env, wrappers in zip(base.envs, state["envs"]):
         for wrapper, wstate in zip(_chain(env), wrappers):

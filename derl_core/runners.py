@@ -50,6 +50,11 @@ class EnvRunner:
     def num_envs(self) -> int:
         return self.env.num_envs
 
+    @property
+    def unwrapped(self):
+        """The innermost runner: this one (wrappers forward to it)."""
+        return self
+
     def reset(self):
         self.obs, _ = self.env.reset(seed=self.seed)
         self.env.action_space.seed(self.seed)
@@ -116,7 +121,7 @@ class EnvRunnerWrapper:
 
     @property
     def unwrapped(self):
-        return getattr(self.runner, "unwrapped", self.runner)
+        return self.runner.unwrapped
 
     def run(self):
         return self.runner.run()

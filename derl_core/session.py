@@ -66,13 +66,13 @@ def seed_everything(seed: int):
     torch.manual_seed(seed)
 
 
-def setup_torch(device: str, threads: int | None = None, env_workers: int = 0):
+def setup_torch(venv, threads: int | None = None):
     """`threads`: torch's intra-op threads. By default one per core, but one alone when env worker
     processes share the cores: oversubscribed OpenMP threads slow small updates down by orders of magnitude."""
     import torch
     if threads:
         torch.set_num_threads(threads)
-    elif env_workers > 1:
+    elif len(getattr(venv.unwrapped, "processes", ())) > 1:
         torch.set_num_threads(1)
 
 
@@ -146,7 +146,7 @@ class RunControl:
     def __init__(self, run_dir, alg, venv, summary, every, keep, save_replay, exact):
         self.run_dir, self.alg, self.venv, self.summary = run_dir, alg, venv, summary
         self.every, self.keep, self.save_replay, self.exact = every, keep, save_replay, exact
-        self.runner = alg.runner.unwrapped if hasattr(alg.runner, "unwrapped") else alg.runner
+        self.runner = alg.runner.unwrapped
         self.last_saved = self.runner.step_count
         self.boundary_step = self.runner.step_count
         self.signum = None
@@ -212,12 +212,12 @@ def _run(registry, run_dir, record, spec, venv, hparams, device, progress, echo,
         factory_cls = load_object(spec.factory)
         alg = factory_cls(**hparams).make(venv, device=device, seed=record["seed"], summary=summary)
         family = registry.family_for(record["env_id"])
-        exact = family.exact_resume and hasattr(getattr(venv, "unwrapped", venv), "envs")
+        exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
         if state is not None:
             alg.load_state_dict(state["alg"])
             summary.load_state_dict(state["summary"])
             ckpt.set_rng_state(state["rng"])
-            runner = alg.runner.unwrapped if hasattr(alg.runner, "unwrapped") else alg.runner
+            runner = alg.runner.unwrapped
             if exact and "env" in state:
                 ckpt.set_env_state(venv, state["env"])
                 runner.obs = state["runner_obs"]
@@ -290,7 +290,7 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
                       "save_replay": save_replay, "threads": threads},
               "hyperparameters": hparams}
     spec, venv, hparams = build(registry, record, device)
-    setup_torch(device, threads, len(getattr(venv.unwrapped, "processes", ())))
+    setup_torch(venv, threads)
     seed_everything(seed)
     try:
         os.makedirs(logdir)
@@ -320,7 +320,7 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
                        f"pass --total-steps N to train further")
     device = resolve_device(record.get("device", "auto"))
     spec, venv, hparams = build(registry, record, device)
-    setup_torch(device, record.get("run", {}).get("threads"), len(getattr(venv.unwrapped, "processes", ())))
+    setup_torch(venv, record.get("run", {}).get("threads"))
     _truncate_metrics(run_dir, state["step"])
     with open(os.path.join(run_dir, CONFIG), "w") as f:
         json.dump(record, f, indent=2)

@@ -45,9 +45,6 @@ class AlgorithmSpec:
             names.update(hp.family_defaults)
         return sorted(names)
 
-    def hyperparameter(self, name: str) -> Hyperparameter | None:
-        return next((hp for hp in self.hyperparameters if hp.name == name), None)
-
 
 @dataclass
 class EnvFamilySpec:
