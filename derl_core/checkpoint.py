@@ -5,20 +5,26 @@ normalisation statistics, and the replay when asked), the summary's running stat
 in-process envs of families marked exact_resume their plain state (numbers, arrays, RNG states), so that a
 resumed run continues exactly where the interrupted one stopped. Numpy values are stored as tensors or plain
 Python values: nothing in a checkpoint needs pickled code to load, and a file that does is refused.
+A header carries a SHA-256 of the rest of the file: a truncated or altered checkpoint is reported as damaged
+(`Damaged`, a BadInput) before anything is unpickled, and its schema is checked after.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import pickle
 import random
 import re
+import stat
 
 import numpy as np
 import torch
 
 from .errors import BadInput
+from .rundir import replacing
 
-FORMAT = 1
+FORMAT = 2
 PATTERN = re.compile(r"^ckpt_(\d+)\.pt$")
 
 
@@ -112,60 +118,150 @@ def set_env_state(venv, state: dict):
 
 
 # ------------------------------------------------------------------ files
+# A checkpoint file: MAGIC, the SHA-256 of the rest as 64 hex digits and a newline, then torch.save's zip.
+MAGIC = b"DERLCKPT2\n"
+HEADER = len(MAGIC) + 65
+
+
+class Damaged(BadInput):
+    """A checkpoint file that is truncated, altered or not a derl checkpoint."""
+
+
 def checkpoint_dir(run_dir: str) -> str:
     return os.path.join(run_dir, "checkpoints")
 
 
 def list_checkpoints(run_dir: str) -> list:
-    """Checkpoint paths, oldest first."""
+    """Checkpoint paths, oldest first (regular files named ckpt_<step>.pt; symlinks are never taken)."""
     d = checkpoint_dir(run_dir)
-    if not os.path.isdir(d):
+    if not os.path.isdir(d) or os.path.islink(d):
         return []
-    found = sorted((int(m.group(1)), name) for name in os.listdir(d) if (m := PATTERN.match(name)))
+    found = sorted((int(m.group(1)), name) for name in os.listdir(d) if (m := PATTERN.match(name))
+                   and not os.path.islink(os.path.join(d, name)))
     return [os.path.join(d, name) for _, name in found]
 
 
+def written_by_derl(path: str) -> bool:
+    """A regular file (not a link) that starts with derl's checkpoint header."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        return f.read(len(MAGIC)) == MAGIC
+
+
+class _Hashing:
+    def __init__(self, f):
+        self.f, self.sha = f, hashlib.sha256()
+
+    def write(self, data):
+        self.sha.update(data)
+        return self.f.write(data)
+
+    def flush(self):
+        self.f.flush()
+
+
 def save(run_dir: str, payload: dict, step: int, keep: int = 3) -> str:
-    """Writes ckpt_<step>.pt through a temporary file and a rename, then keeps the newest `keep`."""
+    """Writes ckpt_<step>.pt through a uniquely named temporary file (created exclusively) and a rename, then
+    keeps the newest `keep`; pruning removes only checkpoint files derl wrote."""
     d = checkpoint_dir(run_dir)
+    if os.path.islink(d):
+        raise BadInput(f"'{d}' is a symbolic link; derl does not write through links out of a run directory")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, f"ckpt_{step:012d}.pt")
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        torch.save(to_safe(dict(payload, format=FORMAT, step=step)), f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with replacing(path, "wb") as f:
+        f.write(MAGIC + b"0" * 64 + b"\n")
+        hashing = _Hashing(f)
+        torch.save(to_safe(dict(payload, format=FORMAT, step=step)), hashing)
+        f.seek(len(MAGIC))
+        f.write(hashing.sha.hexdigest().encode())
     for old in list_checkpoints(run_dir)[:-keep]:
-        os.remove(old)
+        if written_by_derl(old):
+            os.remove(old)
     return path
 
 
+class _Slice(io.RawIOBase):
+    """The file from `offset` on, as a seekable stream (torch.load reads the zip without a copy)."""
+
+    def __init__(self, f, offset: int):
+        self.f, self.offset = f, offset
+        f.seek(offset)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self.f.readinto(buffer)
+
+    def seek(self, pos, whence=0):
+        return self.f.seek(pos + self.offset if whence == 0 else pos, whence) - self.offset
+
+    def tell(self):
+        return self.f.tell() - self.offset
+
+
+SCHEMA = {"format": int, "step": int, "algorithm": str, "alg": dict, "summary": dict, "rng": dict}
+
+
 def load(path: str) -> dict:
-    """Loads a checkpoint without executing anything from it; BadInput names the file when it cannot."""
+    """Loads a checkpoint without executing anything from it, after checking its checksum and schema.
+    Damaged (a BadInput) names the file when it cannot."""
     try:
-        with open(path, "rb") as f:
-            data = torch.load(f, map_location="cpu", weights_only=True)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise BadInput(f"checkpoint '{path}' does not exist") from None
-    except pickle.UnpicklingError as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "global" in msg.lower() or "weights_only" in msg.lower():
+    except OSError as exc:
+        if os.path.islink(path):
+            raise BadInput(f"checkpoint '{path}' is a symbolic link; derl does not follow links") from None
+        raise BadInput(f"cannot read checkpoint '{path}': {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise Damaged(f"checkpoint '{path}' is not a regular file")
+        header = f.read(HEADER)
+        if len(header) < HEADER or not header.startswith(MAGIC):
+            raise Damaged(f"checkpoint '{path}' is damaged or not a derl checkpoint (no derl header)")
+        expected = header[len(MAGIC):-1]
+        sha = hashlib.sha256()
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            sha.update(chunk)
+        if sha.hexdigest().encode() != expected:
+            raise Damaged(f"checkpoint '{path}' is damaged (its checksum does not match its contents)")
+        try:
+            data = torch.load(io.BufferedReader(_Slice(f, HEADER)), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BadInput(f"checkpoint '{path}' carries pickled code and was not loaded "
                            f"(derl loads weights only): {msg}") from None
-        raise BadInput(_corrupt(path, msg)) from None
-    except Exception as exc:  # truncated zip, bad magic number, ...
-        raise BadInput(_corrupt(path, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))\
-            from None
+        except Exception as exc:
+            raise Damaged(f"checkpoint '{path}' is damaged ({type(exc).__name__})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BadInput(f"'{path}' is not a derl checkpoint")
+        raise Damaged(f"'{path}' is not a derl checkpoint of format {FORMAT}")
+    for key, kind in SCHEMA.items():
+        if not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
+            raise Damaged(f"checkpoint '{path}' has no valid '{key}' ({kind.__name__} expected)")
+    if data["step"] < 0:
+        raise Damaged(f"checkpoint '{path}' has a negative step")
     return from_safe(data)
 
 
-def _corrupt(path: str, why: str) -> str:
-    run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-    older = [p for p in list_checkpoints(run_dir) if os.path.abspath(p) != os.path.abspath(path)
-             and p < path]
-    offer = (f"; the previous checkpoint is {older[-1]} (use --checkpoint {older[-1]})" if older
-             else "; there is no earlier checkpoint")
-    return f"checkpoint '{path}' is corrupt or truncated ({why}){offer}"
+def newest_intact(run_dir: str, notice=None) -> tuple:
+    """(path, state) of the newest checkpoint that loads; each damaged newer one is reported to `notice`.
+    (None, None) when the run has no checkpoint at all; BadInput when all are damaged."""
+    found = list_checkpoints(run_dir)
+    damaged = []
+    for path in reversed(found):
+        try:
+            return path, load(path)
+        except Damaged as exc:
+            damaged.append(str(exc))
+            if notice is not None:
+                notice(f"derl: {exc}; trying the previous one")
+    if damaged:
+        raise BadInput(f"every checkpoint of '{run_dir}' is damaged ({len(damaged)}; newest: {damaged[0]})")
+    return None, None

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import sys
 
 import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .config import default_for
-from .errors import BadInput
+from .config import FALSE, TRUE, default_for
+from .errors import BadInput, printable
 from .plugins import registry
 
 RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkpoint_every": int,
@@ -18,8 +19,12 @@ RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkp
 PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
 
 
+USAGE = ("usage: derl ALGORITHM --env-id ID [OPTIONS] | derl {list,run,resume,eval,plot} ...  "
+         "('derl --help' for more, 'derl list' for algorithms)")
+
+
 def _error(message: str, code: int = 2):
-    print(f"derl: error: {message}", file=sys.stderr)
+    print(f"derl: error: {printable(message)}", file=sys.stderr)
     return code
 
 
@@ -47,6 +52,8 @@ class DerlGroup(TyperGroup):
             code = _error("aborted", 1)
         except typer.TyperException as exc:   # click-style usage errors
             code = _error(exc.format_message(), getattr(exc, "exit_code", 2))
+        except KeyboardInterrupt:   # a second Ctrl-C during training, or one before training started
+            code = _error("stopped at once by Ctrl-C (the run's last checkpoint is kept)", 130)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -100,9 +107,11 @@ def show_alg_help(spec):
     console = Console()
     console.print(f"[bold]derl {spec.name}[/bold] ({spec.distribution} {spec.version}): {spec.summary}")
     console.print(f"usage: derl run {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
-                  f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay] [--threads N] "
+                  f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay | --no-save-replay] [--threads N] "
                   f"[--HYPERPARAMETER VALUE ...]   (or: derl {spec.name} ...)")
-    console.print("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag.")
+    console.print("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
+                  "Replay algorithms save their replay with each checkpoint when it is under 1 GiB (exact "
+                  "resume); --save-replay always, --no-save-replay never.")
     table = Table(title="hyperparameters")
     table.add_column("flag", no_wrap=True)
     table.add_column("type", no_wrap=True)
@@ -128,7 +137,8 @@ def parse_run_args(spec, tokens: list):
             raise BadInput(f"unexpected argument '{tok}' (options look like --name VALUE)")
         name, eq, value = tok[2:].partition("=")
         name = name.replace("-", "_")
-        negated = name.startswith("no_") and name[3:] in known and known[name[3:]].type is bool
+        negated = name.startswith("no_") and (name[3:] in known and known[name[3:]].type is bool
+                                              or RUN_OPTIONS.get(name[3:]) is bool)
         key = name[3:] if negated else name
         if key not in RUN_OPTIONS and key not in known:
             close = difflib.get_close_matches(key, list(known) + list(RUN_OPTIONS), n=1)
@@ -145,14 +155,22 @@ def parse_run_args(spec, tokens: list):
                 value = tokens[i]
             else:
                 raise BadInput(f"--{key.replace('_', '-')} needs a value")
+        flag = "--" + key.replace("_", "-")
         if key in RUN_OPTIONS and RUN_OPTIONS[key] is bool:
-            options[key] = value.lower() in ("1", "true", "yes", "on")
-        elif key in RUN_OPTIONS:
+            if value.strip().lower() not in TRUE | FALSE:
+                raise BadInput(f"{flag} expects true or false, got '{value}'")
+            options[key] = value.strip().lower() in TRUE
+        elif key in RUN_OPTIONS and RUN_OPTIONS[key] is int:
             try:
-                options[key] = RUN_OPTIONS[key](value)
+                options[key] = int(value.strip())
             except ValueError:
-                raise BadInput(f"--{key.replace('_', '-')} expects {RUN_OPTIONS[key].__name__}, "
-                               f"got '{value}'") from None
+                raise BadInput(f"{flag} expects int, got '{value}'") from None
+        elif key in RUN_OPTIONS:
+            if not value:
+                raise BadInput(f"{flag} must not be empty")
+            if not value.isprintable():
+                raise BadInput(f"{flag} must be printable text, got {printable(repr(value))[:80]}")
+            options[key] = value
         else:
             overrides[key] = value
         i += 1
@@ -168,15 +186,15 @@ def run_algorithm(alg: str, tokens: list):
         return
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")
-    for key in ("checkpoint_every", "keep_checkpoints", "threads"):
-        if key in options and options[key] < 1:
-            raise BadInput(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
+    for key, high in (("checkpoint_every", 2**62), ("keep_checkpoints", 10**6), ("threads", 1024)):
+        if key in options and not 1 <= options[key] <= high:
+            raise BadInput(f"--{key.replace('_', '-')} must be in [1, {high}], got {options[key]}")
     from .session import train
     _guard(lambda: train(reg, alg, options["env_id"], overrides, logdir=options.get("logdir"),
                          seed=options.get("seed", 1), device=options.get("device", "auto"),
                          checkpoint_every=options.get("checkpoint_every"),
                          keep_checkpoints=options.get("keep_checkpoints", 3),
-                         save_replay=options.get("save_replay", False), threads=options.get("threads")))
+                         save_replay=options.get("save_replay"), threads=options.get("threads")))
 
 
 def _guard(fn):
@@ -270,8 +288,16 @@ def build_app():
 
 
 def main():
+    import warnings
+    if not sys.warnoptions and not os.environ.get("DERL_WARNINGS"):   # one line means one line: library
+        warnings.simplefilter("ignore")                                # warnings only when asked for
+    if len(sys.argv) == 1:
+        print(USAGE)
+        sys.exit(0)
     try:
         build_app()
     except BadInput as exc:
         sys.exit(_error(str(exc)))
+    except KeyboardInterrupt:
+        sys.exit(130)
     app()

@@ -5,45 +5,58 @@ import os
 
 import numpy as np
 
-from .session import build, check_new_file, close_env, load_run_checkpoint, read_run
-from .spec import load_object
+from . import rundir
+from .errors import BadInput
+from .session import build, close_env, load_run_checkpoint, make_alg
 
 MAX_VIDEO_FRAMES = 4500
 
 
 def write_video(path: str, frames: list, fps: int = 30):
-    """Writes through a temporary name, then renames: a failed write leaves nothing half-made."""
+    """Writes into `path`, a file reserved (created empty) before the evaluation ran."""
     import imageio.v2 as imageio
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.partial{ext}"
-    try:
-        if ext.lower() == ".gif":
-            imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
-        else:
-            with imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
-                for frame in frames:
-                    writer.append_data(frame)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    if path.lower().endswith(".gif"):
+        imageio.mimsave(path, frames, format="GIF", duration=1000 / fps, loop=0)
+    else:
+        with imageio.get_writer(path, format="FFMPEG", fps=fps, macro_block_size=1) as writer:
+            for frame in frames:
+                writer.append_data(frame)
 
 
 def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = False, video: str | None = None,
              checkpoint: str | None = None, seed: int | None = None, echo=print) -> list:
-    record = read_run(run_dir)
-    registry.algorithm(record["algorithm"])
+    if seed is not None:
+        rundir.check_seed(seed)
+    record = rundir.read_run(run_dir)
+    spec, _, record["hyperparameters"] = rundir.validate_record(registry, record,
+                                                                os.path.join(run_dir, rundir.CONFIG))
     if video is not None:
-        check_new_file(video, "--video", (".mp4", ".gif"))
-    checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, "evaluate")
+        rundir.reserve_output(video, "--video", (".mp4", ".gif"))
+    try:
+        return _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo)
+    except BaseException:
+        if video is not None:
+            rundir.release_output(video)
+        raise
+
+
+def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo):
+    import sys
+    checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, "evaluate",
+                                            lambda m: print(m, file=sys.stderr))
+    if checkpoint is None:
+        raise BadInput(f"'{run_dir}' has no checkpoint to evaluate")
     import torch
     from .schedules import Constant
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # pygame renders off-screen, without a display
     spec, venv, hparams = build(registry, record, "cpu", training=False, num_envs=1,
                                 render_mode="rgb_array" if video else None)
     try:
-        alg = load_object(spec.factory)(**hparams).make(venv, device="cpu", seed=record["seed"])
-        alg.load_state_dict(state["alg"])
+        alg = make_alg(spec, hparams, venv, "cpu", record["seed"])
+        try:
+            alg.load_state_dict(state["alg"])
+        except Exception as exc:
+            raise BadInput(f"checkpoint '{checkpoint}' does not fit this run ({type(exc).__name__})") from None
         for obj in alg.checkpointables.values():
             if isinstance(obj, torch.nn.Module):
                 obj.eval()

@@ -1,14 +1,13 @@
 """`derl plot`: learning curves from the runs' own metrics.jsonl files (no TensorFlow needed)."""
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 
 import numpy as np
 
 from .errors import BadInput
-from .session import check_new_file, read_run
+from .rundir import read_metrics, read_run, release_output, reserve_output
 
 
 def episode_returns(run_dir: str):
@@ -16,12 +15,11 @@ def episode_returns(run_dir: str):
     if not os.path.isfile(path):
         raise BadInput(f"'{run_dir}' has no metrics.jsonl to plot")
     steps, values = [], []
-    with open(path) as f:
-        for line in f:
-            row = json.loads(line)
-            if "charts/episodic_return" in row:
-                steps.append(row["step"])
-                values.append(row["charts/episodic_return"])
+    for row in read_metrics(run_dir):
+        value = row.get("charts/episodic_return")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            steps.append(row["step"])
+            values.append(float(value))
     if not steps:
         raise BadInput(f"'{run_dir}' has no finished episode to plot yet")
     return np.array(steps), np.array(values)
@@ -35,11 +33,21 @@ def smooth(values, window=20):
 
 
 def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
-    check_new_file(out, "--out", (".png",))
     groups = defaultdict(list)
     for run_dir in run_dirs:
         record = read_run(run_dir)
         groups[(record["algorithm"], record["env_id"])].append(episode_returns(run_dir))
+    reserve_output(out, "--out", (".png",))
+    try:
+        _draw(groups, out)
+    except BaseException:
+        release_output(out)
+        raise
+    echo(f"wrote {out} ({sum(len(r) for r in groups.values())} runs in {len(groups)} groups)")
+    return out
+
+
+def _draw(groups: dict, out: str):
 
     import matplotlib
     matplotlib.use("Agg")
@@ -66,9 +74,5 @@ def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
         ax.legend(loc="lower right")
     fig.suptitle("derl: mean over seeds, min–max band")
     fig.tight_layout()
-    tmp = out[:-4] + ".partial.png"
-    fig.savefig(tmp, dpi=150)
+    fig.savefig(out, dpi=150, format="png")
     plt.close(fig)
-    os.replace(tmp, out)
-    echo(f"wrote {out} ({sum(len(r) for r in groups.values())} runs in {len(groups)} groups)")
-    return out

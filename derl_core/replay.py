@@ -228,6 +228,14 @@ class ReplayStorage:
     _ARRAYS = ("frames", "actions", "rewards", "terminated", "truncated", "final", "ep_step", "head",
                "count", "cur_step")
 
+    @property
+    def nbytes(self) -> int:
+        """What the replay's state takes in a checkpoint."""
+        arrays = [getattr(self, name) for name in self._ARRAYS]
+        if self.prioritized:
+            arrays += [self.tree.tree, self.activated]
+        return sum(a.nbytes for a in arrays)
+
     def state_dict(self) -> dict:
         state = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))) for name in self._ARRAYS}
         state["rng"] = self.rng.bit_generator.state

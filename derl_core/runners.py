@@ -42,6 +42,7 @@ class EnvRunner:
         self.step_count = 0
         self.obs = None
         self.hooks = []   # callables hook(runner) run before each rollout: a clean point (checkpoints, stop)
+        self.step_hooks = []   # callables hook(runner) run after each env step (an interrupt acts at once)
         space = env.single_action_space
         # Gaussian policies sample unbounded actions: the env gets them clipped, the loss the raw ones.
         self._bounds = (space.low, space.high) if type(space).__name__ == "Box" else None
@@ -82,6 +83,8 @@ class EnvRunner:
             except Exception as exc:
                 raise EnvError(describe_env_failure(self.env, exc)) from exc
             self.step_count += self.num_envs
+            for hook in self.step_hooks:
+                hook(self)
             real_next = next_obs
             if "_final_obs" in infos and infos["_final_obs"].any():
                 real_next = next_obs.copy()

@@ -1,60 +1,40 @@
-"""The path of one run: resolve hyperparameters, make the env, build with the Factory, learn, checkpoint.
+"""Train and resume: the path of one run.
 
-Everything that can be wrong with the user's input is checked before the run directory exists; a BadInput
-raised while setting up still removes the directory this run created (and nothing else). Once training has
-started, derl keeps what it wrote: checkpoints at clean points (before a rollout), on SIGINT/SIGTERM, at the
-end; a NaN or a dead env worker stops the run with the last good checkpoint kept."""
+Everything is checked and built before the run directory is touched: hyperparameters (the same resolver for
+the command line and for a config.json read back), the env, the memory the algorithm will need, the Alg
+itself, and on resume the checkpoint and whether it fits. Only then does derl create the directory (or write
+into it), save a step-0 checkpoint, and learn. Run-directory I/O lives in rundir.py, run control (checkpoints
+at clean points, signals) in control.py."""
 from __future__ import annotations
 
-import json
 import os
 import random
-import shutil
-import signal
+import sys
 import time
 
 from . import checkpoint as ckpt
 from . import config as cfg
+from . import rundir
+from .control import Interrupted, RunControl, TrainingFailed, differences, fingerprint, replay_nbytes
 from .errors import BadInput
 from .spec import load_object
 
-CONFIG = "config.json"
-
-
-class Interrupted(Exception):
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.exit_code = 128 + signum
-
-
-class TrainingFailed(Exception):
-    """Training stopped (NaN, dead env worker); the message says why and which checkpoint to use."""
+__all__ = ["train", "resume", "build", "make_alg", "close_env", "load_run_checkpoint", "Interrupted",
+           "TrainingFailed"]
 
 
 def default_logdir(env_id: str, alg: str, seed: int) -> str:
     return os.path.join("runs", f"{env_id.replace('/', '-')}__{alg}__{seed}__{int(time.time())}")
 
 
-def check_logdir(logdir: str):
-    if os.path.exists(logdir):
-        raise BadInput(f"run directory '{logdir}' already exists; derl never overwrites a run "
-                       f"(pick another --logdir, or continue it with 'derl resume {logdir}')")
-    existing = os.path.dirname(os.path.abspath(logdir))
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
-        raise BadInput(f"cannot create run directory '{logdir}': '{existing}' is not writable")
-
-
 def resolve_device(device: str) -> str:
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise BadInput(f"--device must be auto, cpu or cuda, got '{device}'")
     import torch
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BadInput(f"--device {device} was asked for, but torch sees no CUDA GPU here; use --device cpu")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise BadInput(f"--device must be auto, cpu or cuda, got '{device}'")
     return device
 
 
@@ -81,49 +61,32 @@ def hyperparameter_table(hparams: dict) -> str:
     return "|hyperparameter|value|\n|-|-|\n" + rows
 
 
-def read_run(run_dir: str) -> dict:
-    path = os.path.join(run_dir, CONFIG)
-    if not os.path.isdir(run_dir):
-        raise BadInput(f"run directory '{run_dir}' does not exist")
-    if not os.path.isfile(path):
-        raise BadInput(f"'{run_dir}' is not a derl run directory (no {CONFIG})")
-    try:
-        with open(path) as f:
-            record = json.load(f)
-        record["algorithm"], record["env_id"], record["hyperparameters"]
-    except (ValueError, KeyError, TypeError):
-        raise BadInput(f"'{path}' is not a derl run configuration") from None
-    return record
-
-
-def check_new_file(path: str, flag: str, suffixes: tuple):
-    """A file derl is about to write: right suffix, not already there, in a writable directory."""
-    if not path.lower().endswith(suffixes):
-        raise BadInput(f"{flag} must end in {' or '.join(suffixes)}, got '{path}'")
-    if os.path.exists(path):
-        raise BadInput(f"'{path}' already exists; derl does not overwrite it")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise BadInput(f"cannot write '{path}': '{parent}' is not a writable directory")
-
-
-def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purpose: str) -> tuple:
-    """(path, state) of `checkpoint`, or of the run's newest; it must come from the run's algorithm."""
+def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purpose: str,
+                        notice=None) -> tuple:
+    """(path, state) of `checkpoint`, or of the run's newest intact one (damaged newer ones are reported to
+    `notice`); (None, None) when the run has none. It must come from the run's algorithm and configuration."""
     if checkpoint is None:
-        found = ckpt.list_checkpoints(run_dir)
-        if not found:
-            raise BadInput(f"'{run_dir}' has no checkpoint to {purpose}")
-        checkpoint = found[-1]
-    state = ckpt.load(checkpoint)
-    if state.get("algorithm") != record["algorithm"]:
-        raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state.get('algorithm')}', "
+        checkpoint, state = ckpt.newest_intact(run_dir, notice)
+        if checkpoint is None:
+            return None, None
+    else:
+        if os.path.islink(checkpoint):
+            raise BadInput(f"checkpoint '{checkpoint}' is a symbolic link; derl does not follow links")
+        state = ckpt.load(checkpoint)
+    if state["algorithm"] != record["algorithm"]:
+        raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state['algorithm']}', "
                        f"but '{run_dir}' is a {record['algorithm']} run")
+    changed = differences(state.get("config", {}), fingerprint(record))
+    if changed:
+        raise BadInput(f"checkpoint '{checkpoint}' was written with another configuration than "
+                       f"{os.path.join(run_dir, rundir.CONFIG)} now holds ({'; '.join(changed)[:200]}); "
+                       f"derl does not {purpose} it")
     return checkpoint, state
 
 
 # ---------------------------------------------------------------------------------------------- building
 def build(registry, record: dict, device: str, training=True, num_envs=None, render_mode=None):
-    """(alg, venv, summary-less) from a run record: the Factory's path, shared by train, resume and eval."""
+    """(spec, venv, hparams) from a run record: the Factory's inputs, shared by train, resume and eval."""
     from . import env as envs
     spec = registry.algorithm(record["algorithm"])
     hparams = dict(record["hyperparameters"])
@@ -136,114 +99,104 @@ def build(registry, record: dict, device: str, training=True, num_envs=None, ren
             hparams["num_envs"] = num_envs
         return spec, venv, hparams
     except BaseException:
-        venv.close()
+        close_env(venv)
         raise
 
 
-class RunControl:
-    """Checkpoints at the runner's clean points, and turns SIGINT/SIGTERM into a checkpoint and a stop."""
-
-    def __init__(self, run_dir, alg, venv, summary, every, keep, save_replay, exact):
-        self.run_dir, self.alg, self.venv, self.summary = run_dir, alg, venv, summary
-        self.every, self.keep, self.save_replay, self.exact = every, keep, save_replay, exact
-        self.runner = alg.runner.unwrapped
-        self.last_saved = self.runner.step_count
-        self.boundary_step = self.runner.step_count
-        self.signum = None
-        self.previous_handlers = {}
-
-    def payload(self) -> dict:
-        state = {name: obj.state_dict() for name, obj in self.alg.checkpointables.items()
-                 if name not in self.alg.OPTIONAL or self.save_replay}
-        payload = {"algorithm": self.alg_name, "alg": state, "summary": self.summary.state_dict(),
-                   "rng": ckpt.rng_state()}
-        if self.exact and self.runner.obs is not None:
-            payload["env"] = ckpt.env_state(self.venv)
-            payload["runner_obs"] = self.runner.obs
-        return payload
-
-    def save(self) -> str:
-        from .alg import check_finite
-        import torch
-        modules = {k: v for k, v in self.alg.checkpointables.items() if isinstance(v, torch.nn.Module)}
-        check_finite(modules, self.runner.step_count)
-        self.last_saved = self.runner.step_count
-        return ckpt.save(self.run_dir, self.payload(), self.runner.step_count, self.keep)
-
-    def hook(self, runner):
-        self.boundary_step = runner.step_count
-        if self.signum is not None:
-            self.save()
-            raise Interrupted(self.signum)
-        if runner.step_count - self.last_saved >= self.every:
-            self.save()
-
-    def _on_signal(self, signum, frame):
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt   # a second Ctrl-C: stop now
-        self.signum = signum
-
-    def __enter__(self):
-        self.runner.hooks.insert(0, self.hook)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self.previous_handlers[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:   # not the main thread (e.g. some test runners): no signal handling
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        self.runner.hooks.remove(self.hook)
-        for sig, handler in self.previous_handlers.items():
-            signal.signal(sig, handler)
-        return False
-
-
-def _run(registry, run_dir, record, spec, venv, hparams, device, progress, echo, state=None):
-    """Builds the Alg, restores `state` (a loaded checkpoint) if given, learns, checkpoints."""
-    from .alg import NonFiniteError
-    from .runners import EnvError
-    from .summary import Summary
-    total = hparams["total_steps"]
-    start = state["step"] if state else 0
-    opts = record.get("run", {})
-    summary = Summary(run_dir, total, progress=progress, start_step=start)
+def make_alg(spec, hparams: dict, venv, device: str, seed: int, summary=None):
+    """The plugin's Factory builds the Alg; whatever goes wrong there is one line naming the plugin."""
+    from .memory import check_memory
+    check_memory(spec, hparams, venv)
+    culprit = f"the {spec.name} plugin ({spec.distribution or 'not installed'})"
     try:
         factory_cls = load_object(spec.factory)
-        alg = factory_cls(**hparams).make(venv, device=device, seed=record["seed"], summary=summary)
-        family = registry.family_for(record["env_id"])
-        exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
-        if state is not None:
-            alg.load_state_dict(state["alg"])
-            summary.load_state_dict(state["summary"])
-            ckpt.set_rng_state(state["rng"])
-            runner = alg.runner.unwrapped
-            if exact and "env" in state:
-                ckpt.set_env_state(venv, state["env"])
-                runner.obs = state["runner_obs"]
-            else:   # envs cannot be restored exactly: start fresh episodes, seeded from where the run is
-                runner.seed = record["seed"] + start
-        else:
+    except Exception as exc:
+        raise BadInput(f"{culprit} names a factory '{spec.factory}' that cannot be loaded: "
+                       f"{type(exc).__name__}: {exc}") from None
+    try:
+        return factory_cls(**hparams).make(venv, device=device, seed=seed, summary=summary)
+    except MemoryError as exc:
+        raise BadInput(f"{spec.name} could not allocate its memory with these hyperparameters ({exc})") from None
+    except RuntimeError as exc:
+        if "allocate" in str(exc):
+            raise BadInput(f"{spec.name} could not allocate its memory with these hyperparameters "
+                           f"({str(exc).splitlines()[0][:160]})") from None
+        raise BadInput(f"{culprit} failed to build: RuntimeError: {str(exc).splitlines()[0][:200]}") from None
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise BadInput(f"{culprit} failed to build: {type(exc).__name__}: {first}") from None
+
+
+def prepare(registry, record: dict, device: str, progress: bool, start: int = 0, threads=None, fresh=True):
+    """(spec, venv, hparams, alg, summary) built from the record; nothing is written."""
+    from .summary import Summary
+    spec, venv, hparams = build(registry, record, device)
+    try:
+        setup_torch(venv, threads)
+        if fresh:
+            seed_everything(record["seed"])
+        summary = Summary(None, hparams["total_steps"], progress=progress, start_step=start)
+        alg = make_alg(spec, hparams, venv, device, record["seed"], summary)
+        return spec, venv, hparams, alg, summary
+    except BaseException:
+        close_env(venv)
+        raise
+
+
+def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: bool):
+    """Loads a checkpoint into a freshly built run; a state that does not fit is BadInput naming the file."""
+    try:
+        alg.load_state_dict(state["alg"])
+        summary.load_state_dict(state["summary"])
+        ckpt.set_rng_state(state["rng"])
+        runner = alg.runner.unwrapped
+        if exact and "env" in state:
+            ckpt.set_env_state(venv, state["env"])
+            runner.obs = state["runner_obs"]
+        else:   # envs cannot be restored exactly: start fresh episodes, seeded from where the run is
+            runner.seed = record["seed"] + state["step"]
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise BadInput(f"checkpoint '{path}' does not fit this run ({type(exc).__name__}: {first})") from None
+
+
+def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=None):
+    """Learns with checkpoints at clean points; a fresh run first saves a step-0 checkpoint."""
+    from .alg import NonFiniteError
+    from .runners import EnvError
+    total = hparams["total_steps"]
+    opts = record.get("run", {})
+    family = registry.family_for(record["env_id"])
+    exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
+    try:
+        summary.open(run_dir)
+        if state is None:
             summary.text("hyperparameters", hyperparameter_table(hparams))
         every = opts.get("checkpoint_every") or max(1, min(total // 10, 250_000))
-        control = RunControl(run_dir, alg, venv, summary, every, opts.get("keep_checkpoints", 3),
-                             opts.get("save_replay", False), exact)
-        control.alg_name = record["algorithm"]
+        control = RunControl(run_dir, alg, venv, summary, record, every, opts.get("keep_checkpoints", 3),
+                             opts.get("save_replay"), exact)
+        if state is None:
+            control.save()   # step 0: a run killed before its first periodic checkpoint can be resumed
         with control:
             try:
                 alg.learn(total)
             except NonFiniteError as exc:
-                raise TrainingFailed(f"training stopped: {exc}; {_last_good(run_dir)}") from None
+                raise TrainingFailed(f"training stopped: {exc}; {_last_good(run_dir)}; resume it with 'derl "
+                                     f"resume {run_dir}' or start again with other hyperparameters") from None
             except EnvError as exc:
                 control.runner.step_count = control.boundary_step
                 control.exact = False
                 path = control.save()
                 raise TrainingFailed(f"training stopped: {exc}; saved {path}; continue with: "
                                      f"derl resume {run_dir}") from None
-            except Interrupted:
+            except Interrupted as exc:
                 summary.close(flush=False)
-                echo(f"interrupted at step {control.runner.step_count}; checkpoint saved; continue with: "
-                     f"derl resume {run_dir}")
+                if exc.clean:
+                    echo(f"interrupted at step {control.runner.step_count}; checkpoint saved; continue with: "
+                         f"derl resume {run_dir}")
+                else:
+                    echo(f"interrupted during a rollout at step {control.runner.step_count}; kept the last "
+                         f"clean checkpoint (step {control.last_saved}); continue with: derl resume {run_dir}")
                 raise
             control.save()
     finally:
@@ -274,66 +227,72 @@ def _last_good(run_dir: str) -> str:
     return f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was written before it"
 
 
+def _stderr(message: str):
+    print(message, file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------- commands
 def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | None = None, seed: int = 1,
           device: str = "auto", progress: bool = True, echo=print, checkpoint_every: int | None = None,
-          keep_checkpoints: int = 3, save_replay: bool = False, threads: int | None = None) -> str:
+          keep_checkpoints: int = 3, save_replay: bool | None = None, threads: int | None = None) -> str:
+    rundir.check_seed(seed)
+    rundir.check_env_id(env_id)
     spec = registry.algorithm(alg_name)
     family = registry.family_for(env_id)
     hparams = cfg.resolve(spec, registry.defaults_chain(family.name), overrides)
-    logdir = logdir or default_logdir(env_id, alg_name, seed)
-    check_logdir(logdir)
+    logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
+    rundir.check_logdir(logdir)
     device = resolve_device(device)
     record = {"algorithm": alg_name, "plugin": spec.distribution, "plugin_version": spec.version,
               "env_id": env_id, "family": family.name, "seed": seed, "device": device,
               "run": {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
                       "save_replay": save_replay, "threads": threads},
               "hyperparameters": hparams}
-    spec, venv, hparams = build(registry, record, device)
-    setup_torch(venv, threads)
-    seed_everything(seed)
+    spec, venv, hparams, alg, summary = prepare(registry, record, device, progress, threads=threads)
     try:
-        os.makedirs(logdir)
-    except OSError as exc:
-        venv.close()
-        raise BadInput(f"cannot create run directory '{logdir}': {exc.strerror}") from None
-    try:
-        with open(os.path.join(logdir, CONFIG), "w") as f:
-            json.dump(record, f, indent=2)
-        return _run(registry, logdir, record, spec, venv, hparams, device, progress, echo)
-    except BadInput:
-        shutil.rmtree(logdir, ignore_errors=True)   # set-up failed: leave nothing behind
+        rundir.create_run(logdir, record)
+    except BaseException:
+        close_env(venv)
         raise
+    return _learn(registry, logdir, record, venv, hparams, alg, summary, echo)
 
 
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
-           progress: bool = True, echo=print) -> str:
-    record = read_run(run_dir)
-    registry.algorithm(record["algorithm"])
-    checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, "resume from")
+           progress: bool = True, echo=print, notice=_stderr) -> str:
+    record = rundir.read_run(run_dir)
+    spec, family, hparams = rundir.validate_record(registry, record, os.path.join(run_dir, rundir.CONFIG))
+    record["hyperparameters"] = hparams
+    path, state = load_run_checkpoint(run_dir, record, checkpoint, "resume from", notice)
+    start = state["step"] if state else 0
+    old_total = hparams["total_steps"]
     if total_steps is not None:
-        if total_steps <= state["step"]:
-            raise BadInput(f"--total-steps {total_steps} is not beyond the checkpoint's step {state['step']}")
-        record["hyperparameters"]["total_steps"] = total_steps
-    if state["step"] >= record["hyperparameters"]["total_steps"]:
-        raise BadInput(f"'{run_dir}' already reached its {record['hyperparameters']['total_steps']} steps; "
+        if total_steps <= start:
+            raise BadInput(f"--total-steps {total_steps} is not beyond the checkpoint's step {start}")
+        hparams["total_steps"] = total_steps
+        cfg.check_together(spec, hparams)
+    if start >= hparams["total_steps"]:
+        raise BadInput(f"'{run_dir}' already reached its {hparams['total_steps']} steps; "
                        f"pass --total-steps N to train further")
     device = resolve_device(record.get("device", "auto"))
-    spec, venv, hparams = build(registry, record, device)
-    setup_torch(venv, record.get("run", {}).get("threads"))
-    _truncate_metrics(run_dir, state["step"])
-    with open(os.path.join(run_dir, CONFIG), "w") as f:
-        json.dump(record, f, indent=2)
-    return _run(registry, run_dir, record, spec, venv, hparams, device, progress, echo, state=state)
-
-
-def _truncate_metrics(run_dir: str, step: int):
-    """Drops metric rows written after the checkpoint (they are written again), atomically."""
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        rows = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-    with open(path + ".tmp", "w") as f:
-        f.writelines(rows)
-    os.replace(path + ".tmp", path)
+    opts = record["run"]
+    spec, venv, hparams, alg, summary = prepare(registry, record, device, progress, start, opts.get("threads"),
+                                                fresh=state is None)
+    try:
+        exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
+        if state is not None:
+            restore(alg, summary, venv, record, state, path, exact)
+            if "replay" in alg.checkpointables and "replay" not in state["alg"]:
+                echo(f"note: {os.path.basename(path)} holds no replay buffer (--save-replay was off, or the "
+                     f"replay needs {replay_nbytes(alg) / (1 << 30):.1f} GiB); learning restarts from an empty "
+                     f"buffer once it holds {hparams.get('learning_starts', 'enough')} transitions again")
+        else:
+            echo(f"'{run_dir}' has no checkpoint yet: training it from step 0")
+        # everything is checked and built: only now is the run directory written to
+        rundir.remove_partials(run_dir)
+        if hparams["total_steps"] != old_total:
+            rundir.write_config(run_dir, record)
+        rundir.truncate_metrics(run_dir, start)
+    except BaseException:
+        close_env(venv)
+        raise
+    return _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=state)

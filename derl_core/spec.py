@@ -36,6 +36,11 @@ class AlgorithmSpec:
     factory: str                   # "module:FactoryClass", imported only when the algorithm runs
     hyperparameters: list
     action_spaces: tuple = ("Discrete", "Box")
+    # check(hyperparameters) -> an error message, or None: values that each parse but cannot work together
+    check: Callable[[dict], str | None] | None = None
+    # memory(hyperparameters, env) -> bytes the algorithm will allocate; env: obs_shape, obs_itemsize,
+    # action_shape, action_itemsize (plain values). derl refuses a run that cannot fit in the machine's memory.
+    memory: Callable[[dict, dict], int] | None = None
     distribution: str = ""         # filled in by the registry: which installed distribution registered it
     version: str = ""
 

@@ -18,7 +18,7 @@ class Summary:
 
     def __init__(self, logdir: str | None, total_steps: int, log_interval: int = 1000,
                  progress: bool = True, start_step: int = 0):
-        self.logdir = logdir
+        self.logdir = None
         self.total_steps = total_steps
         self.log_interval = log_interval
         self._sums = defaultdict(float)
@@ -31,11 +31,22 @@ class Summary:
         self._step = None
         self._writer = None
         self._metrics = None
+        self._progress = progress
+        self.progress = None
         if logdir is not None:
-            from torch.utils.tensorboard import SummaryWriter
-            self._writer = SummaryWriter(logdir, purge_step=start_step if start_step else None)
-            self._metrics = open(os.path.join(logdir, "metrics.jsonl"), "a", buffering=1)
-        self.progress = Progress(total_steps, start_step) if progress else None
+            self.open(logdir)
+
+    def open(self, logdir: str):
+        """Starts writing into `logdir` (a Summary can be built, and handed to a Factory, before its run
+        directory exists) and shows progress."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        from .rundir import open_metrics
+        self.logdir = logdir
+        self._metrics = open_metrics(logdir)
+        self._writer = SummaryWriter(logdir, purge_step=self._start_step if self._start_step else None)
+        self._start_time = time.time()
+        self.progress = Progress(self.total_steps, self._start_step) if self._progress else None
 
     # ---- recording
     def record(self, stats: dict):

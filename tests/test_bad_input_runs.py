@@ -69,7 +69,7 @@ def test_not_a_checkpoint(ppo_run, tmp_path):
     bogus = tmp_path / "ckpt.pt"
     import torch
     torch.save({"hello": 1}, bogus)
-    check_bad(["eval", ppo_run, "--checkpoint", bogus], "is not a derl checkpoint")
+    check_bad(["eval", ppo_run, "--checkpoint", bogus], "not a derl checkpoint")
 
 
 def test_run_of_an_uninstalled_algorithm(ppo_run, tmp_path):
@@ -86,11 +86,10 @@ def test_corrupt_config(tmp_path):
     check_bad(["resume", tmp_path], "is not a derl run configuration", keep=[tmp_path])
 
 
-def test_eval_run_without_checkpoint(tmp_path):
+def test_eval_run_without_checkpoint(ppo_run, tmp_path):
     run = tmp_path / "r"
-    run.mkdir()
-    (run / "config.json").write_text(json.dumps({"algorithm": "ppo", "env_id": "CartPole-v1", "seed": 1,
-                                                 "hyperparameters": {}}))
+    shutil.copytree(ppo_run, run)
+    shutil.rmtree(run / "checkpoints")
     check_bad(["eval", run], "has no checkpoint to evaluate", keep=[run])
 
 
@@ -127,4 +126,4 @@ def test_plot_run_without_metrics(ppo_run, tmp_path):
 
 
 def test_bad_checkpoint_every():
-    check_bad(["ppo", "--env-id", "CartPole-v1", "--checkpoint-every", 0], "--checkpoint-every must be at least 1")
+    check_bad(["ppo", "--env-id", "CartPole-v1", "--checkpoint-every", 0], "--checkpoint-every must be in [1, ")

@@ -1,8 +1,12 @@
 """gymnasium's MuJoCo tasks. Old ids (-v2/-v3) needed the abandoned mujoco-py: they run as -v5 with a notice."""
 import re
-import sys
 
 import gymnasium as gym
+import mujoco
+
+# MuJoCo's own warnings (e.g. gymnasium's models use a deprecated compiler attribute) go to stdout and to a
+# MUJOCO_LOG.TXT in the working directory; derl writes nothing outside a run directory, so they are dropped.
+mujoco.set_mju_user_warning(lambda message: None)
 
 from .classic import check_registered
 from .normalize import NormalizeObsReward
@@ -12,7 +16,7 @@ def resolve_id(env_id: str) -> str:
     m = re.match(r"^(.*)-v([23])$", env_id)
     if m:
         new = f"{m.group(1)}-v5"
-        print(f"derl: {env_id} needs the abandoned mujoco-py; running {new} instead", file=sys.stderr)
+        print(f"derl: {env_id} needs the abandoned mujoco-py; running {new} instead")
         env_id = new
     return check_registered(env_id, "MuJoCo")
 

@@ -8,6 +8,8 @@ classic follows rl-zoo's CartPole-v1 A2C (8 envs, 500k steps, ent 0), which reac
 """
 from derl_core import hookimpl
 from derl_core.spec import AlgorithmSpec, hp
+from derl_core.config import rollout_problem
+from derl_core.memory import rollout_bytes
 
 HYPERPARAMETERS = [
     hp("num_envs", int, "parallel envs", 16, 1, 1024, atari=16, mujoco=1, classic=8),
@@ -37,4 +39,6 @@ def derl_register_algorithms(register):
         summary="Advantage actor-critic, synchronous (n-step returns, RMSprop)",
         factory="derl_a2c.a2c:A2CFactory",
         hyperparameters=HYPERPARAMETERS,
+        check=rollout_problem,
+        memory=rollout_bytes,
     ))

@@ -10,6 +10,8 @@ training, 256-256 MLP), tuned with derl's extensions on.
 """
 from derl_core import hookimpl
 from derl_core.spec import AlgorithmSpec, hp
+from derl_core.config import replay_problem
+from derl_core.memory import replay_bytes
 
 HYPERPARAMETERS = [
     hp("num_envs", int, "parallel envs (epsilon is drawn per env)", 1, 1, 256),
@@ -43,6 +45,10 @@ HYPERPARAMETERS = [
 ]
 
 
+def memory(h: dict, env: dict) -> int:
+    return replay_bytes(h["buffer_size"], env, h["prioritized"])
+
+
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
@@ -50,5 +56,7 @@ def derl_register_algorithms(register):
         summary="DQN with n-step, double, dueling, prioritized replay and noisy nets",
         factory="derl_dqn.dqn:DQNFactory",
         hyperparameters=HYPERPARAMETERS,
+        check=replay_problem,
+        memory=memory,
         action_spaces=("Discrete",),
     ))

@@ -1,6 +1,8 @@
 """PPO's registration: its hyperparameters and their defaults per env family. No torch here."""
 from derl_core import hookimpl
 from derl_core.spec import AlgorithmSpec, hp
+from derl_core.config import rollout_problem
+from derl_core.memory import rollout_bytes
 
 HYPERPARAMETERS = [
     hp("num_envs", int, "parallel envs", 8, 1, 1024, atari=8, mujoco=1, classic=8),
@@ -33,4 +35,6 @@ def derl_register_algorithms(register):
         summary="Proximal Policy Optimization (clipped surrogate, GAE)",
         factory="derl_ppo.ppo:PPOFactory",
         hyperparameters=HYPERPARAMETERS,
+        check=rollout_problem,
+        memory=rollout_bytes,
     ))

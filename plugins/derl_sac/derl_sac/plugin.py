@@ -8,6 +8,8 @@ learning starts 100), with derl's budget of 15k steps.
 """
 from derl_core import hookimpl
 from derl_core.spec import AlgorithmSpec, hp
+from derl_core.config import replay_problem
+from derl_core.memory import mlp_bytes, replay_bytes
 
 HYPERPARAMETERS = [
     hp("num_envs", int, "parallel envs", 1, 1, 256),
@@ -29,6 +31,13 @@ HYPERPARAMETERS = [
 ]
 
 
+def memory(h: dict, env: dict) -> int:
+    obs, act, width = env["obs_shape"][0], env["action_shape"][0], h["hidden_size"]
+    actor = mlp_bytes((obs, width, width, 2 * act))
+    critics = 2 * mlp_bytes((obs + act, width, width, 1), copies=5)   # trained copy + target
+    return replay_bytes(h["buffer_size"], env) + actor + critics + 3 * h["batch_size"] * width * 4 * 8
+
+
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
@@ -36,5 +45,7 @@ def derl_register_algorithms(register):
         summary="Soft Actor-Critic (twin Q, squashed Gaussian, automatic temperature)",
         factory="derl_sac.sac:SACFactory",
         hyperparameters=HYPERPARAMETERS,
+        check=replay_problem,
+        memory=memory,
         action_spaces=("Box",),
     ))

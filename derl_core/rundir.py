@@ -1,0 +1,243 @@
+"""The run directory: what derl writes there and reads back, and the fence around it.
+
+derl writes only inside a run directory and never through a symbolic link: a run whose config.json,
+metrics.jsonl, checkpoints/ or a file in it is a link is refused. Files are replaced through uniquely named
+temporary files created exclusively; what derl reads back (config.json, metrics.jsonl) is validated first."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+
+from .errors import BadInput, printable
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+SEED_MAX = 2**32 - 1
+
+
+# ---------------------------------------------------------------------------------------------- the fence
+def check_fence(run_dir: str):
+    """Refuses a run directory holding a symbolic link where derl reads or writes (the run directory's own
+    path may be a link: the user named it)."""
+    checkpoints = os.path.join(run_dir, "checkpoints")
+    for place in (run_dir, checkpoints):
+        if place == checkpoints and os.path.islink(place):
+            raise BadInput(f"'{place}' is a symbolic link; derl never writes through a link out of a run "
+                           f"directory")
+        if not os.path.isdir(place):
+            continue
+        for name in os.listdir(place):
+            path = os.path.join(place, name)
+            if os.path.islink(path):
+                raise BadInput(f"'{path}' is a symbolic link; derl never reads or writes through a link in a "
+                               f"run directory (replace it with the file itself)")
+
+
+def check_logdir(logdir: str):
+    if not logdir:
+        raise BadInput("--logdir must not be empty")
+    if os.path.lexists(logdir):
+        raise BadInput(f"run directory '{logdir}' already exists; derl never overwrites a run "
+                       f"(pick another --logdir, or continue it with 'derl resume {logdir}')")
+    existing = os.path.dirname(os.path.abspath(logdir))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise BadInput(f"cannot create run directory '{logdir}': '{existing}' is not writable")
+
+
+def create_run(logdir: str, record: dict):
+    """Creates the run directory with its config.json in one step: built under a hidden temporary name beside
+    it, then renamed, so that a run killed at any moment leaves either nothing under `logdir` or a directory
+    `derl resume` can continue."""
+    parent = os.path.dirname(os.path.abspath(logdir))
+    staged = None
+    try:
+        os.makedirs(parent, exist_ok=True)
+        staged = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(logdir)) + ".", suffix=".partial",
+                                  dir=parent)
+        write_config(staged, record)
+        if os.path.lexists(logdir):
+            raise FileExistsError(17, "it appeared while derl was starting")
+        os.rename(staged, logdir)
+    except OSError as exc:
+        if staged is not None and os.path.isdir(staged):
+            for name in os.listdir(staged):
+                os.remove(os.path.join(staged, name))
+            os.rmdir(staged)
+        raise BadInput(f"cannot create run directory '{logdir}': {exc.strerror}") from None
+
+
+def remove_partials(run_dir: str):
+    """Temporary files a killed run left behind (derl's own, by their names)."""
+    for place in (run_dir, os.path.join(run_dir, "checkpoints")):
+        if not os.path.isdir(place) or os.path.islink(place):
+            continue
+        for name in os.listdir(place):
+            path = os.path.join(place, name)
+            if name.startswith(".") and name.endswith(".partial") and os.path.isfile(path) \
+                    and not os.path.islink(path):
+                os.remove(path)
+
+
+@contextlib.contextmanager
+def replacing(path: str, mode: str = "w"):
+    """Yields a file that replaces `path` (never a link's target) when the block ends: a temporary file created
+    exclusively beside it, fsynced, then renamed; removed if the block fails."""
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".partial",
+                               dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_atomic(path: str, text: str):
+    with replacing(path) as f:
+        f.write(text)
+
+
+def write_config(run_dir: str, record: dict):
+    write_atomic(os.path.join(run_dir, CONFIG), json.dumps(record, indent=2))
+
+
+def open_metrics(run_dir: str):
+    """metrics.jsonl for appending, line-buffered; a link in its place is refused by the OS (O_NOFOLLOW)."""
+    try:
+        fd = os.open(os.path.join(run_dir, METRICS), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                     0o644)
+    except OSError as exc:
+        raise BadInput(f"cannot write '{os.path.join(run_dir, METRICS)}': {exc.strerror}") from None
+    return os.fdopen(fd, "a", buffering=1)
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+def read_metrics(run_dir: str) -> list:
+    """The rows of metrics.jsonl; a line that is not a JSON object with an integer step (a crash's truncated
+    last line, say) is skipped."""
+    rows = []
+    path = os.path.join(run_dir, METRICS)
+    if os.path.islink(path):
+        raise BadInput(f"'{path}' is a symbolic link; derl does not follow links in a run directory")
+    with open(path, errors="replace") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step"), int):
+                rows.append(row)
+    return rows
+
+
+def truncate_metrics(run_dir: str, step: int):
+    """Keeps the metric rows up to `step` (later ones are written again by a resumed run), atomically."""
+    path = os.path.join(run_dir, METRICS)
+    if not os.path.exists(path):
+        return
+    rows = [json.dumps(row) + "\n" for row in read_metrics(run_dir) if row["step"] <= step]
+    write_atomic(path, "".join(rows))
+
+
+def read_run(run_dir: str) -> dict:
+    """config.json, checked for its shape (the resolver checks the hyperparameters: `validate_record`)."""
+    path = os.path.join(run_dir, CONFIG)
+    if not os.path.isdir(run_dir):
+        raise BadInput(f"run directory '{run_dir}' does not exist")
+    check_fence(run_dir)
+    if not os.path.isfile(path):
+        raise BadInput(f"'{run_dir}' is not a derl run directory (no {CONFIG})")
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput(f"'{path}' is not a derl run configuration (not JSON)") from None
+    if not isinstance(record, dict):
+        raise BadInput(f"'{path}' is not a derl run configuration (not a JSON object)")
+    for key, kind in (("algorithm", str), ("env_id", str), ("seed", int), ("hyperparameters", dict)):
+        if key not in record:
+            raise BadInput(f"'{path}' is damaged: it has no '{key}'")
+        if not isinstance(record[key], kind) or isinstance(record[key], bool):
+            raise BadInput(f"'{path}' is damaged: '{key}' should be {kind.__name__}, "
+                           f"got {printable(repr(record[key]))[:60]}")
+    record.setdefault("run", {})
+    if not isinstance(record["run"], dict):
+        raise BadInput(f"'{path}' is damaged: 'run' should be an object")
+    return record
+
+
+def validate_record(registry, record: dict, path: str = CONFIG) -> tuple:
+    """(spec, family, hyperparameters): the same checks as the command line's, for a config read back."""
+    from . import config as cfg
+    check_seed(record["seed"])
+    check_env_id(record["env_id"])
+    spec = registry.algorithm(record["algorithm"])
+    family = registry.family_for(record["env_id"])
+    hparams = record["hyperparameters"]
+    known = {hp.name for hp in spec.hyperparameters}
+    missing, unknown = sorted(known - set(hparams)), sorted(set(hparams) - known)
+    if missing or unknown:
+        what = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
+                                     f"unknown {', '.join(unknown)}" if unknown else "") if x)
+        raise BadInput(f"{path}: the hyperparameters do not match {spec.name} ({printable(what)})")
+    try:
+        resolved = cfg.resolve(spec, registry.defaults_chain(family.name), hparams, strict=True)
+    except BadInput as exc:
+        raise BadInput(f"{path}: {exc}") from None
+    run = record["run"]
+    for key in ("checkpoint_every", "keep_checkpoints", "threads"):
+        value = run.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise BadInput(f"{path}: run option '{key}' should be a positive integer or null")
+    if run.get("save_replay") not in (None, True, False):
+        raise BadInput(f"{path}: run option 'save_replay' should be true, false or null")
+    if not isinstance(record.get("device", "auto"), str):
+        raise BadInput(f"{path}: 'device' should be a string")
+    return spec, family, resolved
+
+
+def check_seed(seed):
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
+        raise BadInput(f"--seed must be an integer in [0, {SEED_MAX}], got {printable(str(seed))[:40]}")
+
+
+def check_env_id(env_id: str):
+    if not env_id:
+        raise BadInput("--env-id must not be empty")
+    if not env_id.isprintable() or len(env_id) > 200:
+        raise BadInput(f"env id {printable(repr(env_id))[:80]} is not a printable name of up to 200 characters")
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+def reserve_output(path: str, flag: str, suffixes: tuple) -> str:
+    """Creates the file derl will write later (exclusively, so nothing is overwritten and an unwritable
+    place fails now, not after the work). The caller writes into it, or removes it on failure."""
+    if not path:
+        raise BadInput(f"{flag} must not be empty")
+    if not path.lower().endswith(suffixes):
+        raise BadInput(f"{flag} must end in {' or '.join(suffixes)}, got '{path}'")
+    if os.path.lexists(path):
+        raise BadInput(f"'{path}' already exists; derl does not overwrite it")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise BadInput(f"cannot write {flag} '{path}': {exc.strerror}") from None
+    os.close(fd)
+    return path
+
+
+def release_output(path: str):
+    """Removes a reserved output that was not written (the work failed)."""
+    try:
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.remove(path)
+    except OSError:
+        pass
