@@ -72,8 +72,10 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
     fams = [{"name": f.name, "distribution": f.distribution, "summary": f.summary}
             for f in sorted(reg.families.values(), key=lambda f: -f.priority)]
     broken = [{"distribution": d, "entry_point": n, "error": e} for d, n, e in reg.broken]
+    problems = [{"distribution": d, "problem": p} for d, p in reg.problems]
     if as_json:
-        print(json.dumps({"algorithms": algs, "env_families": fams, "broken": broken}, indent=2))
+        print(json.dumps({"algorithms": algs, "env_families": fams, "broken": broken, "problems": problems,
+                          "not_loaded": sorted(set(reg.skipped))}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -97,6 +99,15 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         for b in broken:
             table.add_row(b["distribution"], b["entry_point"], b["error"])
         console.print(table)
+    if problems:
+        table = Table(title="plugin problems", style="yellow")
+        for col in ("plugin", "problem"):
+            table.add_column(col)
+        for p in problems:
+            table.add_row(p["distribution"], p["problem"])
+        console.print(table)
+    if reg.skipped:
+        console.print(f"not loaded (DERL_LOAD_PLUGINS): {', '.join(sorted(set(reg.skipped)))}")
 
 
 def show_alg_help(spec):
@@ -281,9 +292,7 @@ def build_app():
     for spec in registry().algorithms.values():
         if spec.name not in ("list", "run", "resume", "eval", "plot"):
             _add_shortcut(spec)
-    reg = registry()
-    if reg.pm is not None:
-        reg.pm.hook.derl_register_commands(app=app)
+    registry().add_commands(app)
     return app
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 _MISSING = object()
+RUN_KEYS = ("num_envs", "total_steps", "normalize_env")   # the core's: a plugin reads them only if it needs them
 
 
 class Factory:
@@ -30,11 +31,11 @@ class Factory:
     def make(self, env, device="cpu", seed=None, summary=None):
         self.device, self.seed, self.summary = device, seed, summary
         self._used.clear()
-        num_envs = self.get("num_envs", None)
+        num_envs = self.kwargs.get("num_envs")
         if num_envs is not None and num_envs != env.num_envs:
             raise ValueError(f"num_envs={num_envs} but the env has {env.num_envs}")
-        self.get("normalize_env", None)   # read by env.make (families that normalise), before the Factory
         alg = self.make_alg(self.make_runner(env))
+        self._used.update(RUN_KEYS)   # num_envs (the env has it), total_steps (Alg.learn), normalize_env (env.make)
         unused = sorted(set(self.kwargs) - self._used)
         if unused:
             raise ValueError(f"{type(self).__name__} did not use keyword arguments: {', '.join(unused)}")

@@ -1,8 +1,6 @@
 import json
 
-import pytest
-
-from derl_core.plugins import DuplicateAlgorithm, build_registry
+from derl_core.plugins import build_registry
 from derl_core.spec import AlgorithmSpec
 
 from .conftest import run_derl
@@ -53,10 +51,12 @@ def test_broken_plugin_is_reported_and_others_work():
     assert dist == "derl-bad" and "missing_dependency" in error
 
 
-def test_duplicate_algorithm_names_both_distributions():
-    with pytest.raises(DuplicateAlgorithm, match="derl-one and derl-two"):
-        build_registry([FakeEntryPoint("a", "derl-one", algorithm_module("same")),
-                        FakeEntryPoint("b", "derl-two", algorithm_module("same"))])
+def test_duplicate_algorithm_is_refused_and_names_both_distributions():
+    reg = build_registry([FakeEntryPoint("a", "derl-one", algorithm_module("same")),
+                          FakeEntryPoint("b", "derl-two", algorithm_module("same"))])
+    assert reg.algorithms["same"].distribution == "derl-one"
+    (dist, ep, error), = reg.broken
+    assert dist == "derl-two" and "derl-one and derl-two" in error
 
 
 def test_pip_installed_third_party_plugin_appears_and_runs(hello_site, tmp_path):
