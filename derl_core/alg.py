@@ -74,25 +74,47 @@ class _Counters:
 class Alg:
     """Pulls batches from the runner and updates until `total_steps` env steps.
 
-    `checkpointables` names every object whose state a checkpoint needs (modules, optimizers, the runner,
-    env normalisation...): each has state_dict() / load_state_dict().
+    The one extension point for updates, on-policy and off-policy alike: `steps`, a list of (AlgLoss, Trainer)
+    pairs applied in order to each batch (A2C/PPO: one; SAC: critic, actor, temperature), then the
+    `after_update` callables `fn(batch, stats) -> dict | None` (DQN: priorities and the target copy; SAC: the
+    Polyak average). A loss may leave per-sample values in the batch dict for a later step or callback
+    (DQN's "td_errors", SAC's "new_log_prob"). `trainer, loss` is shorthand for `steps=[(loss, trainer)]`.
+
+    `checkpointables` names the objects a checkpoint needs beyond what the core finds itself (the runner,
+    its policy's RNG, stateful runner and env wrappers: `runners.state_objects`): modules, optimizers, the
+    replay (optional: big), ... each with state_dict() / load_state_dict().
     """
 
-    def __init__(self, runner, trainer: Trainer | None, loss: AlgLoss | None, summary=None,
-                 checkpointables: dict | None = None):
-        self.runner, self.trainer, self.loss, self.summary = runner, trainer, loss, summary
+    def __init__(self, runner, trainer: Trainer | None = None, loss: AlgLoss | None = None, summary=None,
+                 checkpointables: dict | None = None, steps: list | None = None, after_update=()):
+        from .runners import state_objects
+        self.runner, self.summary = runner, summary
+        self.steps = list(steps) if steps is not None else ([(loss, trainer)] if loss is not None else [])
+        self.after_update = list(after_update)
         self.num_updates = 0
         self.checkpointables = dict(checkpointables or {})
         self.checkpointables.setdefault("alg", _Counters(self))
-        self.checkpointables.setdefault("runner", runner.unwrapped)
+        for name, obj in state_objects(runner).items():
+            if not any(obj is known for known in self.checkpointables.values()):
+                self.checkpointables.setdefault(name, obj)
 
     @property
     def step_count(self) -> int:
         return self.runner.step_count
 
+    @property
+    def policy(self):
+        """The policy acting in the env (the EnvRunner's)."""
+        return self.runner.unwrapped.policy
+
     def update(self, batch) -> dict:
-        loss, stats = self.loss(batch)
-        return self.trainer.step(loss, stats, self.step_count)
+        stats = {}
+        for loss_fn, trainer in self.steps:
+            loss, loss_stats = loss_fn(batch)
+            stats.update(trainer.step(loss, loss_stats, self.step_count))
+        for fn in self.after_update:
+            stats.update(fn(batch, stats) or {})
+        return stats
 
     def learn(self, total_steps: int):
         """Trains until the runner has taken at least `total_steps` env steps, finishing the updates of the

@@ -13,9 +13,9 @@ def actor_critic_policy(env, device="cpu", shared=True, hidden=(64, 64), activat
     return ActorCriticPolicy(model, device)
 
 
-def on_policy_runner(env, policy, nsteps, gamma, lambda_, device="cpu", seed=None, summary=None):
+def on_policy_runner(env, policy, nsteps, gamma, lambda_, device="cpu", seed=None, summary=None, clock=None):
     """EnvRunner -> GAE -> merged (T*N) torch batch: what actor-critic methods train on."""
-    runner = EnvRunner(env, policy, nsteps, seed=seed, summary=summary)
+    runner = EnvRunner(env, policy, nsteps, seed=seed, summary=summary, clock=clock)
     return TransformInteractions(runner, [GAE(policy, gamma, lambda_), MergeTimeBatch(device)])
 
 

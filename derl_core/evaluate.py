@@ -60,9 +60,8 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
         for obj in alg.checkpointables.values():
             if isinstance(obj, torch.nn.Module):
                 obj.eval()
-        policy = alg.runner.policy
-        if hasattr(policy, "clock"):
-            policy.clock = lambda: 1 << 62          # past any warm-up or exploration schedule
+        policy = alg.policy
+        alg.runner.unwrapped.step_count = 1 << 62   # the run's clock: past any warm-up or exploration schedule
         if hasattr(policy, "EVAL_EPSILON"):
             policy.epsilon = Constant(policy.EVAL_EPSILON)
         returns, frames = [], []

@@ -7,12 +7,16 @@ RUN_KEYS = ("num_envs", "total_steps", "normalize_env")   # the core's: a plugin
 
 class Factory:
     """Subclasses implement `make_runner(env)` and `make_alg(runner)`, reading hyperparameters with
-    `self.get(name)`. `make` raises ValueError naming every keyword argument nobody read."""
+    `self.get(name)`. `make` raises ValueError naming every keyword argument nobody read.
+
+    A Factory keeps what it builds as its own attributes (`self.policy`, `self.storage`, ...): make_alg takes
+    them from there, never from inside the runner. `self.clock` is the run's Clock: give it to the EnvRunner
+    and to whatever depends on time (policies with a warm-up or exploration schedule, annealed losses)."""
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs
         self._used = set()
-        self.device, self.seed, self.summary = "cpu", None, None
+        self.device, self.seed, self.summary, self.clock = "cpu", None, None, None
 
     def get(self, name, default=_MISSING):
         self._used.add(name)
@@ -29,7 +33,8 @@ class Factory:
         raise NotImplementedError
 
     def make(self, env, device="cpu", seed=None, summary=None):
-        self.device, self.seed, self.summary = device, seed, summary
+        from .runners import Clock
+        self.device, self.seed, self.summary, self.clock = device, seed, summary, Clock()
         self._used.clear()
         num_envs = self.kwargs.get("num_envs")
         if num_envs is not None and num_envs != env.num_envs:

@@ -33,13 +33,24 @@ def describe_env_failure(env, exc) -> str:
             f"{': ' + detail[-1] if detail else ''})")
 
 
+class Clock:
+    """The one clock: env steps taken. The EnvRunner advances it; policies, losses and schedules that depend
+    on time read it by calling it. A Factory makes one (`self.clock`) and hands it to both."""
+
+    def __init__(self, value: int = 0):
+        self.value = value
+
+    def __call__(self) -> int:
+        return self.value
+
+
 class EnvRunner:
     """Steps a gymnasium vector env (autoreset_mode SAME_STEP) with a policy, `nsteps` at a time."""
 
-    def __init__(self, env, policy, nsteps: int, seed: int | None = None, summary=None):
+    def __init__(self, env, policy, nsteps: int, seed: int | None = None, summary=None, clock: Clock = None):
         self.env, self.policy, self.nsteps = env, policy, nsteps
         self.seed, self.summary = seed, summary
-        self.step_count = 0
+        self.clock = clock if clock is not None else Clock()
         self.obs = None
         self.hooks = []   # callables hook(runner) run before each rollout: a clean point (checkpoints, stop)
         self.step_hooks = []   # callables hook(runner) run after each env step (an interrupt acts at once)
@@ -48,12 +59,20 @@ class EnvRunner:
         self._bounds = (space.low, space.high) if type(space).__name__ == "Box" else None
 
     @property
+    def step_count(self) -> int:
+        return self.clock.value
+
+    @step_count.setter
+    def step_count(self, value: int):
+        self.clock.value = value
+
+    @property
     def num_envs(self) -> int:
         return self.env.num_envs
 
     @property
     def unwrapped(self):
-        """The innermost runner: this one (wrappers forward to it)."""
+        """The innermost runner: this one."""
         return self
 
     def reset(self):
@@ -114,20 +133,45 @@ class EnvRunner:
 
 
 class EnvRunnerWrapper:
-    """Wraps a runner; attributes it does not define come from the wrapped runner."""
+    """Wraps a runner and changes what `run()` yields. It offers the runner interface (`run`, `step_count`,
+    `num_envs`, `unwrapped`) and nothing else of the runner it wraps: no attribute is forwarded. A wrapper
+    that holds state defines state_dict()/load_state_dict(); the core checkpoints it (see `state_objects`)."""
 
     def __init__(self, runner):
         self.runner = runner
-
-    def __getattr__(self, name):
-        return getattr(self.runner, name)
 
     @property
     def unwrapped(self):
         return self.runner.unwrapped
 
+    @property
+    def step_count(self) -> int:
+        return self.runner.unwrapped.step_count
+
+    @property
+    def num_envs(self) -> int:
+        return self.runner.unwrapped.num_envs
+
     def run(self):
         return self.runner.run()
+
+
+def state_objects(runner) -> dict:
+    """Everything in a runner chain that holds state, by a stable name: the EnvRunner ("runner"), its policy
+    ("policy", when it has state_dict: RNGs), each stateful runner wrapper ("runner_<class>"), and each
+    stateful env wrapper ("env_<class>": normalisation statistics). The Alg adds these to its checkpointables,
+    so a plugin never has to remember them."""
+    from .env import state_objects as env_state_objects
+    out, node = {}, runner
+    while isinstance(node, EnvRunnerWrapper):
+        if hasattr(node, "state_dict") and hasattr(node, "load_state_dict"):
+            out[f"runner_{type(node).__name__.lower()}"] = node
+        node = node.runner
+    out["runner"] = node
+    if hasattr(node.policy, "state_dict") and hasattr(node.policy, "load_state_dict"):
+        out["policy"] = node.policy
+    out.update(env_state_objects(node.env))
+    return out
 
 
 class TransformInteractions(EnvRunnerWrapper):

@@ -6,7 +6,6 @@ import torch
 
 from derl_core import Alg, AlgLoss, Factory, Trainer
 from derl_core.builders import actor_critic_policy, explained_variance, on_policy_runner
-from derl_core.env import state_objects
 from derl_core.schedules import linear_or_constant
 
 
@@ -33,17 +32,16 @@ class A2CLoss(AlgLoss):
 
 class A2CFactory(Factory):
     def make_runner(self, env):
-        policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
-        return on_policy_runner(env, policy, self.get("nsteps"), self.get("gamma"), self.get("gae_lambda"),
-                                self.device, self.seed, self.summary)
+        self.policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
+        return on_policy_runner(env, self.policy, self.get("nsteps"), self.get("gamma"), self.get("gae_lambda"),
+                                self.device, self.seed, self.summary, self.clock)
 
     def make_alg(self, runner):
-        model = runner.policy.model
+        model = self.policy.model
         optimizer = torch.optim.RMSprop(model.parameters(), lr=self.get("learning_rate"),
                                         alpha=self.get("rmsprop_alpha"), eps=self.get("rmsprop_eps"))
         lr = linear_or_constant(self.get("learning_rate"), self.get("anneal_lr"), self.get("total_steps"))
         trainer = Trainer(optimizer, lr, self.get("max_grad_norm"))
-        loss = A2CLoss(runner.policy, self.get("value_coef"), self.get("entropy_coef"),
+        loss = A2CLoss(self.policy, self.get("value_coef"), self.get("entropy_coef"),
                        self.get("normalize_advantages"))
-        return Alg(runner, trainer, loss, self.summary,
-                   {"model": model, "optimizer": optimizer, **state_objects(runner.env)})
+        return Alg(runner, trainer, loss, self.summary, {"model": model, "optimizer": optimizer})

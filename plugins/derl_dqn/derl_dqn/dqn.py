@@ -3,7 +3,8 @@ double DQN, dueling head, prioritized replay, noisy nets.
 
   EnvRunner (epsilon-greedy, train_every steps) -> ExperienceReplay (uniform or prioritized, n-step)
   -> gradient_steps batches -> DQNLoss (Huber, importance-weighted per sample) -> Adam
-  -> priorities |td|, target net copied every target_update_interval gradient steps
+  -> after each step: priorities |td| (UpdatePriorities), target net copied every target_update_interval
+     gradient steps (CopyTarget)
 """
 import copy
 import math
@@ -74,11 +75,12 @@ class QNetwork(nn.Module):
 
 
 class DQNLoss(AlgLoss):
+    """Huber loss of Q(s, a) against the n-step target; per-sample TD errors go to batch["td_errors"]."""
+
     def __init__(self, model, target, double=True):
         self.model, self.target, self.double = model, target, double
 
-    def terms(self, batch):
-        """(loss, stats, per-sample TD errors)."""
+    def __call__(self, batch):
         self.model.reset_noise()
         self.target.reset_noise()
         q = self.model(batch["observations"])
@@ -91,62 +93,69 @@ class DQNLoss(AlgLoss):
         huber = F.smooth_l1_loss(q_taken, targets, reduction="none")
         weights = batch.get("weights")
         loss = (weights * huber).mean() if weights is not None else huber.mean()
-        stats = {"losses/td_loss": loss.detach(), "losses/q_values": q_taken.detach().mean()}
-        return loss, stats, (targets - q_taken).detach()
-
-    def __call__(self, batch):
-        loss, stats, _ = self.terms(batch)
-        return loss, stats
+        batch["td_errors"] = (targets - q_taken).detach()
+        return loss, {"losses/td_loss": loss.detach(), "losses/q_values": q_taken.detach().mean()}
 
 
-class DQNAlg(Alg):
-    def __init__(self, runner, trainer, loss, summary, checkpointables, target_update_interval):
-        super().__init__(runner, trainer, loss, summary, checkpointables)
-        self.target_update_interval = target_update_interval
+class UpdatePriorities:
+    """After each gradient step: the sampled rows' priorities become |TD error|."""
 
-    def update(self, batch):
-        loss, stats, td = self.loss.terms(batch)
-        stats = self.trainer.step(loss, stats, self.step_count)
-        storage = self.runner.storage
-        if storage.prioritized:
-            storage.update_priorities(batch["indices"].cpu().numpy(), td.cpu().numpy())
-            stats["charts/per_beta"] = self.runner.beta(self.step_count)
-        if self.num_updates % self.target_update_interval == 0:
-            self.loss.target.load_state_dict(self.loss.model.state_dict())
-        stats["charts/epsilon"] = self.runner.policy.epsilon(self.step_count)
-        return stats
+    def __init__(self, storage, beta, clock):
+        self.storage, self.beta, self.clock = storage, beta, clock
+
+    def __call__(self, batch, stats):
+        self.storage.update_priorities(batch["indices"].cpu().numpy(), batch["td_errors"].cpu().numpy())
+        return {"charts/per_beta": self.beta(self.clock())}
+
+
+class CopyTarget:
+    """Copies the online net into the target net every `interval` gradient steps (counted, checkpointed)."""
+
+    def __init__(self, model, target, interval):
+        self.model, self.target, self.interval, self.count = model, target, interval, 0
+
+    def __call__(self, batch, stats):
+        self.count += 1
+        if self.count % self.interval == 0:
+            self.target.load_state_dict(self.model.state_dict())
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        self.count = int(state["count"])
 
 
 class DQNFactory(Factory):
     def make_runner(self, env):
         noisy, total = self.get("noisy"), self.get("total_steps")
-        model = QNetwork(env.single_observation_space, int(env.single_action_space.n), self.get("dueling"),
-                         noisy, self.get("noisy_sigma0")).to(self.device)
-        eps_start, eps_end, eps_steps = (self.get("epsilon_start"), self.get("epsilon_end"),
-                                         self.get("epsilon_steps"))
-        epsilon = Constant(0.0) if noisy else Linear(eps_start, eps_end, eps_steps)
-        runner = EnvRunner(env, None, max(1, self.get("train_every") // env.num_envs), seed=self.seed,
-                           summary=self.summary)
-        runner.policy = EpsilonGreedyPolicy(model, int(env.single_action_space.n), epsilon,
-                                            clock=lambda: runner.step_count, device=self.device, seed=self.seed)
-        prioritized = self.get("prioritized")
-        alpha, beta, anneal = self.get("per_alpha"), self.get("per_beta"), self.get("anneal_per_beta")
-        storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
-                                env.single_action_space, self.get("nstep"), self.get("gamma"), prioritized,
-                                alpha, seed=self.seed)
-        return ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
-                                self.get("gradient_steps"), Linear(beta, 1.0, total) if anneal else beta,
-                                device=self.device)
+        num_actions = int(env.single_action_space.n)
+        model = QNetwork(env.single_observation_space, num_actions, self.get("dueling"), noisy,
+                         self.get("noisy_sigma0")).to(self.device)
+        schedule = Linear(self.get("epsilon_start"), self.get("epsilon_end"), self.get("epsilon_steps"))
+        epsilon = Constant(0.0) if noisy else schedule   # noisy nets explore by themselves
+        self.policy = EpsilonGreedyPolicy(model, num_actions, epsilon, self.clock, device=self.device,
+                                          seed=self.seed)
+        runner = EnvRunner(env, self.policy, max(1, self.get("train_every") // env.num_envs), seed=self.seed,
+                           summary=self.summary, clock=self.clock)
+        beta = self.get("per_beta")
+        self.beta = Linear(beta, 1.0, total) if self.get("anneal_per_beta") else Constant(beta)
+        self.storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
+                                     env.single_action_space, self.get("nstep"), self.get("gamma"),
+                                     self.get("prioritized"), self.get("per_alpha"), seed=self.seed)
+        return ExperienceReplay(runner, self.storage, self.get("batch_size"), self.get("learning_starts"),
+                                self.get("gradient_steps"), self.beta, device=self.device)
 
     def make_alg(self, runner):
-        model = runner.policy.model
+        model = self.policy.model
         target = copy.deepcopy(model)
         target.requires_grad_(False)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.get("learning_rate"), eps=self.get("adam_eps"),
                                      fused=True)
         trainer = Trainer(optimizer, self.get("learning_rate"), self.get("max_grad_norm"))
-        loss = DQNLoss(model, target, self.get("double"))
-        return DQNAlg(runner, trainer, loss, self.summary,
-                      {"model": model, "target": target, "optimizer": optimizer, "policy": runner.policy,
-                       "replay": runner.storage},
-                      self.get("target_update_interval"))
+        copy_target = CopyTarget(model, target, self.get("target_update_interval"))
+        after = [UpdatePriorities(self.storage, self.beta, self.clock)] if self.storage.prioritized else []
+        after += [copy_target, lambda batch, stats: {"charts/epsilon": self.policy.epsilon(self.clock())}]
+        return Alg(runner, trainer, DQNLoss(model, target, self.get("double")), self.summary,
+                   {"model": model, "target": target, "optimizer": optimizer, "replay": self.storage,
+                    "target_copy": copy_target}, after_update=after)

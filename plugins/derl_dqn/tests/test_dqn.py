@@ -36,8 +36,10 @@ def test_double_dqn_target_uses_online_argmax_and_target_value():
     online = TableQ([[0.0, 0.0], [5.0, 1.0]])      # online prefers action 0 in state 1
     target = TableQ([[0.0, 0.0], [2.0, 9.0]])      # target would prefer action 1
     b = batch_of([[0]], [[1]], [1], [1.0], [0.5])
-    _, _, td_double = DQNLoss(online, target, double=True).terms(b)
-    _, _, td_single = DQNLoss(online, target, double=False).terms(b)
+    DQNLoss(online, target, double=True)(b)
+    td_double = b["td_errors"]
+    DQNLoss(online, target, double=False)(b)
+    td_single = b["td_errors"]
     # double: 1 + 0.5 * Q_target(s', argmax_a Q_online(s', a) = 0) = 1 + 0.5 * 2; Q(s, 1) = 0
     assert td_double.item() == pytest.approx(2.0)
     assert td_single.item() == pytest.approx(1 + 0.5 * 9)
@@ -48,7 +50,7 @@ def test_importance_weights_scale_each_sample_huber_loss():
     target = TableQ([[0.0, 0.0], [0.0, 0.0]])
     # TD errors 0.5 (quadratic part: 0.125) and 3 (linear part: 2.5)
     b = batch_of([[0], [0]], [[1], [1]], [0, 1], [0.5, 3.0], [0.0, 0.0], weights=[1.0, 0.2])
-    loss, _, _ = DQNLoss(online, target).terms(b)
+    loss, _ = DQNLoss(online, target)(b)
     assert loss.item() == pytest.approx((1.0 * 0.125 + 0.2 * 2.5) / 2)
 
 
@@ -92,7 +94,7 @@ def test_loss_resamples_noise_each_training_forward():
     loss = DQNLoss(net, copy.deepcopy(net))
     b = batch_of([[0.1, 0.2, 0.3]], [[0.0, 0.0, 0.0]], [0], [0.0], [0.0])
     before = net.advantage.eps_out.clone()
-    loss.terms(b)
+    loss(b)
     assert not torch.equal(before, net.advantage.eps_out)
 
 

@@ -6,7 +6,6 @@ import torch
 
 from derl_core import Alg, AlgLoss, Factory, Trainer
 from derl_core.builders import actor_critic_policy, explained_variance, on_policy_runner
-from derl_core.env import state_objects
 from derl_core.runners import IterateWithMinibatches
 from derl_core.schedules import linear_or_constant
 
@@ -55,20 +54,19 @@ class PPOLoss(AlgLoss):
 
 class PPOFactory(Factory):
     def make_runner(self, env):
-        policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
-        runner = on_policy_runner(env, policy, self.get("nsteps"), self.get("gamma"), self.get("gae_lambda"),
-                                  self.device, self.seed, self.summary)
+        self.policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
+        runner = on_policy_runner(env, self.policy, self.get("nsteps"), self.get("gamma"), self.get("gae_lambda"),
+                                  self.device, self.seed, self.summary, self.clock)
         return IterateWithMinibatches(runner, self.get("num_epochs"), self.get("num_minibatches"))
 
     def make_alg(self, runner):
-        model, total = runner.policy.model, self.get("total_steps")
+        model, total = self.policy.model, self.get("total_steps")
         optimizer = torch.optim.Adam(model.parameters(), lr=self.get("learning_rate"), eps=self.get("adam_eps"),
                                      fused=True)
         lr = linear_or_constant(self.get("learning_rate"), self.get("anneal_lr"), total)
         trainer = Trainer(optimizer, lr, self.get("max_grad_norm"))
-        loss = PPOLoss(runner.policy,
+        loss = PPOLoss(self.policy,
                        linear_or_constant(self.get("clip_range"), self.get("anneal_clip_range"), total),
                        self.get("value_coef"), self.get("entropy_coef"), self.get("clip_value_loss"),
-                       self.get("normalize_advantages"), clock=lambda: runner.step_count)
-        return Alg(runner, trainer, loss, self.summary,
-                   {"model": model, "optimizer": optimizer, **state_objects(runner.env)})
+                       self.get("normalize_advantages"), clock=self.clock)
+        return Alg(runner, trainer, loss, self.summary, {"model": model, "optimizer": optimizer})

@@ -100,7 +100,8 @@ class SACPolicy(Policy):
 
 
 class SACLoss(AlgLoss):
-    """The three SAC objectives. `critic(batch)`, `actor(batch)`, `temperature(log_prob)`."""
+    """The three SAC objectives, each an Alg step with its own optimizer: `critic_loss`, `actor_loss` (leaves
+    the new actions' log-probabilities in batch["new_log_prob"]) and `temperature_loss`."""
 
     def __init__(self, policy, critic, critic_target, log_alpha, target_entropy):
         self.policy, self.critic, self.critic_target = policy, critic, critic_target
@@ -126,80 +127,63 @@ class SACLoss(AlgLoss):
         q = self.critic(batch["observations"], actions).min(0).values
         self.critic.requires_grad_(True)
         loss = (self.alpha * log_prob - q).mean()
-        return loss, {"losses/actor_loss": loss.detach()}, log_prob.detach()
+        batch["new_log_prob"] = log_prob.detach()
+        return loss, {"losses/actor_loss": loss.detach()}
 
-    def temperature_loss(self, log_prob):
-        loss = -(self.log_alpha * (log_prob + self.target_entropy)).mean()
+    def temperature_loss(self, batch):
+        loss = -(self.log_alpha * (batch["new_log_prob"] + self.target_entropy)).mean()
         return loss, {"losses/alpha_loss": loss.detach()}
 
     def __call__(self, batch):
         return self.critic_loss(batch)
 
 
-@torch.no_grad()
-def polyak_update(target: nn.Module, source: nn.Module, tau: float):
-    """target <- (1 - tau) target + tau source."""
-    for t, s in zip(target.parameters(), source.parameters()):
-        t.lerp_(s, tau)
+class PolyakUpdate:
+    """After each gradient step: target <- (1 - tau) target + tau source; reports the temperature."""
 
+    def __init__(self, target: nn.Module, source: nn.Module, tau: float, loss: SACLoss):
+        self.target, self.source, self.tau, self.loss = target, source, tau, loss
 
-class SACAlg(Alg):
-    def __init__(self, runner, trainers: dict, loss: SACLoss, summary, checkpointables, tau):
-        super().__init__(runner, trainers["critic"], loss, summary, checkpointables)
-        self.trainers, self.tau = trainers, tau
-
-    def update(self, batch):
-        step = self.step_count
-        loss, stats = self.loss.critic_loss(batch)
-        stats = self.trainers["critic"].step(loss, stats, step)
-        loss, actor_stats, log_prob = self.loss.actor_loss(batch)
-        stats.update(self.trainers["actor"].step(loss, actor_stats, step))
-        if "alpha" in self.trainers:
-            loss, alpha_stats = self.loss.temperature_loss(log_prob)
-            stats.update(self.trainers["alpha"].step(loss, alpha_stats, step))
-        stats["losses/alpha"] = float(self.loss.alpha)
-        polyak_update(self.loss.critic_target, self.loss.critic, self.tau)
-        return stats
+    @torch.no_grad()
+    def __call__(self, batch, stats):
+        for t, s in zip(self.target.parameters(), self.source.parameters()):
+            t.lerp_(s, self.tau)
+        return {"losses/alpha": float(self.loss.alpha)}
 
 
 class SACFactory(Factory):
     def make_runner(self, env):
-        obs_dim = int(np.prod(env.single_observation_space.shape))
-        act_dim = int(np.prod(env.single_action_space.shape))
-        actor = Actor(obs_dim, act_dim, self.get("hidden_size")).to(self.device)
-        runner = EnvRunner(env, None, self.get("train_every"), seed=self.seed, summary=self.summary)
-        runner.policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"),
-                                  clock=lambda: runner.step_count, device=self.device, seed=self.seed)
-        storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
-                                env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed)
-        return ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
+        self.obs_dim = int(np.prod(env.single_observation_space.shape))
+        self.act_dim = int(np.prod(env.single_action_space.shape))
+        actor = Actor(self.obs_dim, self.act_dim, self.get("hidden_size")).to(self.device)
+        self.policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"), self.clock,
+                                device=self.device, seed=self.seed)
+        runner = EnvRunner(env, self.policy, self.get("train_every"), seed=self.seed, summary=self.summary,
+                           clock=self.clock)
+        self.storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
+                                     env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed)
+        return ExperienceReplay(runner, self.storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), device=self.device)
 
     def make_alg(self, runner):
-        self.get("total_steps")
-        policy, lr = runner.policy, self.get("learning_rate")
-        env = runner.env
-        obs_dim = int(np.prod(env.single_observation_space.shape))
-        act_dim = int(np.prod(env.single_action_space.shape))
-        critic = TwinQ(obs_dim, act_dim, self.get("hidden_size")).to(self.device)
+        policy, lr = self.policy, self.get("learning_rate")
+        critic = TwinQ(self.obs_dim, self.act_dim, self.get("hidden_size")).to(self.device)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
         log_alpha = torch.tensor(math.log(self.get("initial_alpha")), device=self.device, requires_grad=True)
-        loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(act_dim))
+        loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(self.act_dim))
         critic_opt = torch.optim.Adam(critic.parameters(), lr=lr, fused=True)
         actor_opt = torch.optim.Adam(policy.model.parameters(), lr=lr, fused=True)
-        trainers = {"critic": Trainer(critic_opt, lr, prefix="critic_"),
-                    "actor": Trainer(actor_opt, lr, prefix="actor_")}
+        steps = [(loss.critic_loss, Trainer(critic_opt, lr, prefix="critic_")),
+                 (loss.actor_loss, Trainer(actor_opt, lr, prefix="actor_"))]
         state = {"actor": policy.model, "critic": critic, "critic_target": critic_target,
-                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "policy": policy,
-                 "replay": runner.storage}
+                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "replay": self.storage,
+                 "log_alpha": _TensorState(log_alpha)}
         if self.get("autotune_alpha"):
             alpha_opt = torch.optim.Adam([log_alpha], lr=lr)
-            trainers["alpha"] = Trainer(alpha_opt, lr, prefix="alpha_")
+            steps.append((loss.temperature_loss, Trainer(alpha_opt, lr, prefix="alpha_")))
             state["alpha_optimizer"] = alpha_opt
-        state["log_alpha"] = _TensorState(log_alpha)
-        from derl_core.env import state_objects
-        state.update(state_objects(env))
-        return SACAlg(runner, trainers, loss, self.summary, state, self.get("tau"))
+        return Alg(runner, summary=self.summary, checkpointables=state, steps=steps,
+                   after_update=[PolyakUpdate(critic_target, critic, self.get("tau"), loss)])
 
 
 class _TensorState:

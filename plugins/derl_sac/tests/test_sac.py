@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from derl_sac.sac import Actor, SACLoss, SACPolicy, TwinQ, polyak_update, squashed_log_prob
+from derl_sac.sac import Actor, PolyakUpdate, SACLoss, SACPolicy, TwinQ, squashed_log_prob
 
 
 def test_squashed_log_prob_matches_numerical_reference():
@@ -59,7 +59,7 @@ def test_critic_target_includes_entropy_term():
 def test_polyak_update():
     src, tgt = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     before = [p.clone() for p in tgt.parameters()]
-    polyak_update(tgt, src, 0.1)
+    PolyakUpdate(tgt, src, 0.1, SACLoss(None, None, None, torch.zeros(()), -1.0))({}, {})
     for b, s, t in zip(before, src.parameters(), tgt.parameters()):
         torch.testing.assert_close(t, 0.9 * b + 0.1 * s)
 
@@ -68,11 +68,11 @@ def test_temperature_loss_sign():
     log_alpha = torch.zeros((), requires_grad=True)
     loss = SACLoss(None, None, None, log_alpha, target_entropy=-1.0)
     # entropy below target (log pi = 2 > -target = 1): descending the loss must raise alpha
-    value, _ = loss.temperature_loss(torch.tensor([2.0]))
+    value, _ = loss.temperature_loss({"new_log_prob": torch.tensor([2.0])})
     value.backward()
     assert log_alpha.grad.item() < 0
     log_alpha.grad = None
-    value, _ = loss.temperature_loss(torch.tensor([-3.0]))   # entropy above target: alpha falls
+    value, _ = loss.temperature_loss({"new_log_prob": torch.tensor([-3.0])})   # entropy above target: alpha falls
     value.backward()
     assert log_alpha.grad.item() > 0
 
