@@ -15,7 +15,7 @@ from derl_core.testing import invoke, read_metrics
 
 from .conftest import DERL, ROOT, run_derl
 from .test_properties import one_line_exit_2, tree
-from .test_runs import same_state
+from derl_core.testing import same_state
 
 
 @pytest.fixture(scope="module")
