@@ -110,29 +110,30 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         console.print(f"not loaded (DERL_LOAD_PLUGINS): {', '.join(sorted(set(reg.skipped)))}")
 
 
-def show_alg_help(spec):
-    from rich.console import Console
-    from rich.table import Table
+def show_alg_help(spec, width: int | None = None):
+    """The algorithm's usage and hyperparameters with their default per env family: a table on a wide
+    terminal, one entry per hyperparameter (wrapped to the width) on a narrow one or when piped."""
+    import shutil
+    import textwrap
     reg = registry()
     fams = [f.name for f in sorted(reg.families.values(), key=lambda f: -f.priority)]
-    console = Console()
-    console.print(f"[bold]derl {spec.name}[/bold] ({spec.distribution} {spec.version}): {spec.summary}")
-    console.print(f"usage: derl run {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
-                  f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay | --no-save-replay] [--threads N] "
-                  f"[--HYPERPARAMETER VALUE ...]   (or: derl {spec.name} ...)")
-    console.print("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
-                  "Replay algorithms save their replay with each checkpoint when it is under 1 GiB (exact "
-                  "resume); --save-replay always, --no-save-replay never.")
-    table = Table(title="hyperparameters")
-    table.add_column("flag", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    for fam in fams:
-        table.add_column(fam, justify="right", no_wrap=True)
-    table.add_column("help")
+    width = width or shutil.get_terminal_size((80, 24)).columns
+    wrap = textwrap.TextWrapper(width=max(width, 40) - 1, subsequent_indent="    ", break_on_hyphens=False)
+    lines = [*wrap.wrap(f"derl {spec.name} ({spec.distribution} {spec.version}): {spec.summary}"),
+             *wrap.wrap(f"usage: derl {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
+                        f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay | --no-save-replay] "
+                        f"[--threads N] [--HYPERPARAMETER VALUE ...]"),
+             *wrap.wrap("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
+                        "Replay algorithms save their replay with each checkpoint when it is under 1 GiB "
+                        "(exact resume); --save-replay always, --no-save-replay never."), "",
+             "hyperparameters (default per env family):"]
     for hp in spec.hyperparameters:
         defaults = [str(default_for(hp, reg.defaults_chain(f))) for f in fams]
-        table.add_row(hp.flag, hp.type.__name__, *defaults, hp.help)
-    console.print(table)
+        same = len(set(defaults)) == 1
+        shown = defaults[0] if same else ", ".join(f"{f} {d}" for f, d in zip(fams, defaults))
+        lines.append(f"  {hp.flag} {hp.type.__name__.upper()}")
+        lines += wrap.wrap(f"    {hp.help}; default: {shown}")
+    print("\n".join(lines))
 
 
 def parse_run_args(spec, tokens: list):

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import rundir
 from .errors import BadInput
-from .session import build, close_env, load_run_checkpoint, make_alg
+from .build import build, close_env, load_run_checkpoint, make_alg
 
 MAX_VIDEO_FRAMES = 4500
 

@@ -1,163 +1,33 @@
 """Train and resume: the path of one run.
 
-Everything is checked and built before the run directory is touched: hyperparameters (the same resolver for
-the command line and for a config.json read back), the env, the memory the algorithm will need, the Alg
-itself, and on resume the checkpoint and whether it fits. Only then does derl create the directory (or write
-into it), save a step-0 checkpoint, and learn. Run-directory I/O lives in rundir.py, run control (checkpoints
-at clean points, signals) in control.py."""
+Everything is checked and built before the run directory is touched (build.py): hyperparameters (the same
+resolver for the command line and for a config.json read back), the env, the memory the algorithm will need,
+the Alg itself, and on resume the checkpoint and whether it fits. Only then does derl create the directory
+(or write into it), save a step-0 checkpoint, and learn. Run-directory I/O lives in rundir.py, run control
+(checkpoints at clean points, signals) in control.py."""
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 
 from . import checkpoint as ckpt
 from . import config as cfg
 from . import rundir
-from .control import Interrupted, RunControl, TrainingFailed, differences, fingerprint, replay_nbytes
+from .build import close_env, load_run_checkpoint, prepare, resolve_device, restore
+from .control import Interrupted, RunControl, TrainingFailed, replay_nbytes
 from .errors import BadInput
-from .spec import load_object
 
-__all__ = ["train", "resume", "build", "make_alg", "close_env", "load_run_checkpoint", "Interrupted",
-           "TrainingFailed"]
+__all__ = ["train", "resume", "Interrupted", "TrainingFailed"]
 
 
 def default_logdir(env_id: str, alg: str, seed: int) -> str:
     return os.path.join("runs", f"{env_id.replace('/', '-')}__{alg}__{seed}__{int(time.time())}")
 
 
-def resolve_device(device: str) -> str:
-    if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise BadInput(f"--device must be auto, cpu or cuda, got '{device}'")
-    import torch
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInput(f"--device {device} was asked for, but torch sees no CUDA GPU here; use --device cpu")
-    return device
-
-
-def seed_everything(seed: int):
-    import numpy as np
-    import torch
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def setup_torch(venv, threads: int | None = None):
-    """`threads`: torch's intra-op threads. By default one per core, but one alone when env worker
-    processes share the cores: oversubscribed OpenMP threads slow small updates down by orders of magnitude."""
-    import torch
-    if threads:
-        torch.set_num_threads(threads)
-    elif len(getattr(venv.unwrapped, "processes", ())) > 1:
-        torch.set_num_threads(1)
-
-
 def hyperparameter_table(hparams: dict) -> str:
     rows = "\n".join(f"|{k}|{v}|" for k, v in hparams.items())
     return "|hyperparameter|value|\n|-|-|\n" + rows
-
-
-def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purpose: str,
-                        notice=None) -> tuple:
-    """(path, state) of `checkpoint`, or of the run's newest intact one (damaged newer ones are reported to
-    `notice`); (None, None) when the run has none. It must come from the run's algorithm and configuration."""
-    if checkpoint is None:
-        checkpoint, state = ckpt.newest_intact(run_dir, notice)
-        if checkpoint is None:
-            return None, None
-    else:
-        if os.path.islink(checkpoint):
-            raise BadInput(f"checkpoint '{checkpoint}' is a symbolic link; derl does not follow links")
-        state = ckpt.load(checkpoint)
-    if state["algorithm"] != record["algorithm"]:
-        raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state['algorithm']}', "
-                       f"but '{run_dir}' is a {record['algorithm']} run")
-    changed = differences(state.get("config", {}), fingerprint(record))
-    if changed:
-        raise BadInput(f"checkpoint '{checkpoint}' was written with another configuration than "
-                       f"{os.path.join(run_dir, rundir.CONFIG)} now holds ({'; '.join(changed)[:200]}); "
-                       f"derl does not {purpose} it")
-    return checkpoint, state
-
-
-# ---------------------------------------------------------------------------------------------- building
-def build(registry, record: dict, device: str, training=True, num_envs=None, render_mode=None):
-    """(spec, venv, hparams) from a run record: the Factory's inputs, shared by train, resume and eval."""
-    from . import env as envs
-    spec = registry.algorithm(record["algorithm"])
-    hparams = dict(record["hyperparameters"])
-    venv = envs.make(record["env_id"], num_envs or hparams["num_envs"], seed=record["seed"],
-                     registry=registry, training=training, render_mode=render_mode,
-                     normalize=hparams.get("normalize_env", True))
-    try:
-        envs.check_action_space(spec, venv)
-        if num_envs is not None:
-            hparams["num_envs"] = num_envs
-        return spec, venv, hparams
-    except BaseException:
-        close_env(venv)
-        raise
-
-
-def make_alg(spec, hparams: dict, venv, device: str, seed: int, summary=None):
-    """The plugin's Factory builds the Alg; whatever goes wrong there is one line naming the plugin."""
-    from .memory import check_memory
-    check_memory(spec, hparams, venv)
-    culprit = f"the {spec.name} plugin ({spec.distribution or 'not installed'})"
-    try:
-        factory_cls = load_object(spec.factory)
-    except Exception as exc:
-        raise BadInput(f"{culprit} names a factory '{spec.factory}' that cannot be loaded: "
-                       f"{type(exc).__name__}: {exc}") from None
-    try:
-        return factory_cls(**hparams).make(venv, device=device, seed=seed, summary=summary)
-    except MemoryError as exc:
-        raise BadInput(f"{spec.name} could not allocate its memory with these hyperparameters ({exc})") from None
-    except RuntimeError as exc:
-        if "allocate" in str(exc):
-            raise BadInput(f"{spec.name} could not allocate its memory with these hyperparameters "
-                           f"({str(exc).splitlines()[0][:160]})") from None
-        raise BadInput(f"{culprit} failed to build: RuntimeError: {str(exc).splitlines()[0][:200]}") from None
-    except Exception as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise BadInput(f"{culprit} failed to build: {type(exc).__name__}: {first}") from None
-
-
-def prepare(registry, record: dict, device: str, progress: bool, start: int = 0, threads=None, fresh=True):
-    """(spec, venv, hparams, alg, summary) built from the record; nothing is written."""
-    from .summary import Summary
-    spec, venv, hparams = build(registry, record, device)
-    try:
-        setup_torch(venv, threads)
-        if fresh:
-            seed_everything(record["seed"])
-        summary = Summary(None, hparams["total_steps"], progress=progress, start_step=start)
-        alg = make_alg(spec, hparams, venv, device, record["seed"], summary)
-        return spec, venv, hparams, alg, summary
-    except BaseException:
-        close_env(venv)
-        raise
-
-
-def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: bool):
-    """Loads a checkpoint into a freshly built run; a state that does not fit is BadInput naming the file."""
-    try:
-        alg.load_state_dict(state["alg"])
-        summary.load_state_dict(state["summary"])
-        ckpt.set_rng_state(state["rng"])
-        runner = alg.runner.unwrapped
-        if exact and "env" in state:
-            ckpt.set_env_state(venv, state["env"])
-            runner.obs = state["runner_obs"]
-        else:   # envs cannot be restored exactly: start fresh episodes, seeded from where the run is
-            runner.seed = record["seed"] + state["step"]
-    except Exception as exc:
-        first = str(exc).splitlines()[0][:160] if str(exc) else ""
-        raise BadInput(f"checkpoint '{path}' does not fit this run ({type(exc).__name__}: {first})") from None
 
 
 def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=None):
@@ -206,20 +76,6 @@ def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=N
     how = f"mean return of last 100 episodes: {ret:.1f}" if ret == ret else "no episode finished yet"
     echo(f"run saved in {run_dir} ({how}); view it with: tensorboard --logdir {run_dir}")
     return run_dir
-
-
-def close_env(venv):
-    """Closes a vector env; subprocess workers are terminated rather than waited for (one may be dead)."""
-    base = getattr(venv, "unwrapped", venv)
-    try:
-        if hasattr(base, "processes"):
-            from gymnasium.vector.async_vector_env import AsyncState
-            base._state = AsyncState.DEFAULT   # a step left pending by a dead worker is not waited for
-            venv.close(terminate=True)
-        else:
-            venv.close()
-    except Exception:
-        pass
 
 
 def _last_good(run_dir: str) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from collections import defaultdict, deque
@@ -127,17 +126,20 @@ class Summary:
 class Progress:
     """A rich bar on a terminal; a plain line every few seconds otherwise."""
 
-    def __init__(self, total: int, start: int = 0, plain_every: float = 5.0):
+    def __init__(self, total: int, start: int = 0, plain_every: float = 5.0, console=None):
         self.total, self.plain_every = total, plain_every
         self._last_plain = 0.0
         self._rich = None
-        if sys.stdout.isatty():
+        if console is not None or sys.stdout.isatty():
+            from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
                                        TextColumn, TimeRemainingColumn)
-            self._rich = RichProgress(
-                TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[sps]:>7.0f} steps/s"), TextColumn("episodes {task.fields[eps]}"),
-                TextColumn("return(100) {task.fields[ret]}"), TimeRemainingColumn())
+            console = console or Console()
+            narrow = console.width < 110   # the bar goes first: the numbers must stay whole at 80 columns
+            columns = [TextColumn("[bold]training"), *([] if narrow else [BarColumn()]), MofNCompleteColumn(),
+                       TextColumn("{task.fields[sps]:>6.0f} steps/s"), TextColumn("ep {task.fields[eps]}"),
+                       TextColumn("R100 {task.fields[ret]}"), TimeRemainingColumn()]
+            self._rich = RichProgress(*columns, console=console)
             self._task = self._rich.add_task("train", total=total, completed=start, sps=0.0, eps=0, ret="-")
             self._rich.start()
 

@@ -140,3 +140,27 @@ def test_logdir_under_a_file(tmp_path):
     result = invoke(["ppo", "--env-id", "CartPole-v1", "--logdir", tmp_path / "afile" / "run"])
     assert result.exit_code == 2 and "not writable" in result.stderr
     assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("alg", ["ppo", "dqn", "sac"])
+def test_algorithm_help_is_whole_in_80_columns_and_piped(alg):
+    out = run_derl([alg, "-h"], {"COLUMNS": "80"})
+    assert out.returncode == 0 and "…" not in out.stdout
+    assert max(len(line) for line in out.stdout.splitlines()) <= 80
+    from derl_core.plugins import registry
+    for hp in registry().algorithm(alg).hyperparameters:
+        assert f"{hp.flag} {hp.type.__name__.upper()}" in out.stdout
+
+
+def test_progress_bar_numbers_stay_whole_in_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from derl_core.summary import Progress
+    sink = io.StringIO()
+    bar = Progress(300_000, console=Console(file=sink, width=80, force_terminal=True))
+    bar.update(123_456, 42, 187.25, 4321.0)
+    bar.close()
+    text = sink.getvalue()
+    assert "123456/300000" in text and "…" not in text and "R100 187.2" in text

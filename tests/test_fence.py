@@ -61,9 +61,12 @@ def test_numbers_and_strings_that_parse_but_cannot_work(extra, message, tmp_path
     assert os.listdir(tmp_path) == []
 
 
+MEMORY = r"needs about [\d,.]+ GiB of memory; this machine has"
+
+
 @pytest.mark.parametrize("args, message", [
-    (["dqn", "--env-id", "CartPole-v1", "--buffer-size", "1e15"], r"needs about [\d,.]+ GiB of memory; this machine has"),
-    (["sac", "--env-id", "Pendulum-v1", "--hidden-size", "1e12"], r"needs about [\d,.]+ GiB of memory; this machine has"),
+    (["dqn", "--env-id", "CartPole-v1", "--buffer-size", "1e15"], MEMORY),
+    (["sac", "--env-id", "Pendulum-v1", "--hidden-size", "1e12"], MEMORY),
     (["ppo", "--env-id", "Cart\x1bPole-v1"], r"--env-id must be printable text, got 'Cart\\x1bPole-v1'"),
     (["ppo", "--env-id", "Cart\nPole"], r"--env-id must be printable text"),
 ])

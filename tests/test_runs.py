@@ -1,7 +1,6 @@
 """Runs a user can trust: checkpoints, exact resume after signals, crashes, eval and plot. (Exact resume from
 a middle checkpoint and the NaN stop are part of every algorithm's contract: test_contract.)"""
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -14,7 +13,6 @@ from derl_core import checkpoint as ckpt
 from derl_core.testing import invoke, same_state
 
 from .conftest import DERL, run_derl
-from .test_contract import ALGORITHMS, installed
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
