@@ -18,7 +18,7 @@ $(VENV)/.torch: | $(PY)
 	touch $@
 
 $(STAMP): pyproject.toml $(PLUGINS) $(VENV)/.torch
-	$(PY) -m pip install --quiet -e ".[atari,mujoco,pybullet,dev]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PY) -m pip install --quiet -e ".[atari,mujoco,pybullet,dev,ray]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $@
 
 demo: $(STAMP)

@@ -70,9 +70,18 @@ def build(registry, record: dict, device: str, training=True, num_envs=None, ren
     from . import env as envs
     spec = registry.algorithm(record["algorithm"])
     hparams = dict(record["hyperparameters"])
-    venv = envs.make(record["env_id"], num_envs or hparams["num_envs"], seed=record["seed"],
-                     registry=registry, training=training, render_mode=render_mode,
-                     normalize=hparams.get("normalize_env", True))
+    run = record.get("run", {})
+    if run.get("workers") and training and num_envs is None:   # experience from Ray actors
+        from .distributed import RemoteEnvs
+        registry.family_for(record["env_id"])
+        venv = RemoteEnvs(record["env_id"], run["workers"], hparams["num_envs"] // run["workers"],
+                          record["seed"], normalize=hparams.get("normalize_env", True),
+                          address=run.get("ray_address"))
+        venv.env_id = record["env_id"]
+    else:
+        venv = envs.make(record["env_id"], num_envs or hparams["num_envs"], seed=record["seed"],
+                         registry=registry, training=training, render_mode=render_mode,
+                         normalize=hparams.get("normalize_env", True))
     try:
         envs.check_action_space(spec, venv)
         if num_envs is not None:
@@ -140,11 +149,14 @@ def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: boo
         raise BadInput(f"checkpoint '{path}' does not fit this run ({type(exc).__name__}: {first})") from None
 
 
-def close_env(venv):
-    """Closes a vector env; subprocess workers are terminated rather than waited for (one may be dead)."""
+def close_env(venv, logdir: str | None = None):
+    """Closes a vector env; subprocess workers are terminated rather than waited for (one may be dead);
+    Ray workers are killed (and Ray's logs copied into `logdir`)."""
     base = getattr(venv, "unwrapped", venv)
     try:
-        if hasattr(base, "processes"):
+        if getattr(base, "remote", False):
+            base.close(logdir=logdir)
+        elif hasattr(base, "processes"):
             from gymnasium.vector.async_vector_env import AsyncState
             base._state = AsyncState.DEFAULT   # a step left pending by a dead worker is not waited for
             venv.close(terminate=True)

@@ -15,7 +15,8 @@ from .errors import BadInput, printable
 from .plugins import registry
 
 RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkpoint_every": int,
-               "keep_checkpoints": int, "save_replay": bool, "threads": int}
+               "keep_checkpoints": int, "save_replay": bool, "threads": int, "workers": int,
+               "envs_per_worker": int, "ray_address": str}
 PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
 
 
@@ -122,10 +123,15 @@ def show_alg_help(spec, width: int | None = None):
     lines = [*wrap.wrap(f"derl {spec.name} ({spec.distribution} {spec.version}): {spec.summary}"),
              *wrap.wrap(f"usage: derl {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
                         f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay | --no-save-replay] "
-                        f"[--threads N] [--HYPERPARAMETER VALUE ...]"),
+                        f"[--threads N] [--workers N [--envs-per-worker M] [--ray-address ADDR]] "
+                        f"[--HYPERPARAMETER VALUE ...]"),
              *wrap.wrap("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
                         "Replay algorithms save their replay with each checkpoint when it is under 1 GiB "
-                        "(exact resume); --save-replay always, --no-save-replay never."), "",
+                        "(exact resume); --save-replay always, --no-save-replay never."),
+             *wrap.wrap("--workers N: experience from N Ray actors, each with --envs-per-worker M envs (default: "
+                        "num_envs / N) and a CPU copy of the policy; every rollout is collected with the newest "
+                        "weights (policy lag 0, on- and off-policy alike). --ray-address joins a cluster; "
+                        "without it derl starts a local Ray. Needs derl[ray]."), "",
              "hyperparameters (default per env family):"]
     for hp in spec.hyperparameters:
         defaults = [str(default_for(hp, reg.defaults_chain(f))) for f in fams]
@@ -198,7 +204,8 @@ def run_algorithm(alg: str, tokens: list):
         return
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")
-    for key, high in (("checkpoint_every", 2**62), ("keep_checkpoints", 10**6), ("threads", 1024)):
+    for key, high in (("checkpoint_every", 2**62), ("keep_checkpoints", 10**6), ("threads", 1024),
+                      ("workers", 4096), ("envs_per_worker", 4096)):
         if key in options and not 1 <= options[key] <= high:
             raise BadInput(f"--{key.replace('_', '-')} must be in [1, {high}], got {options[key]}")
     from .session import train
@@ -206,7 +213,9 @@ def run_algorithm(alg: str, tokens: list):
                          seed=options.get("seed", 1), device=options.get("device", "auto"),
                          checkpoint_every=options.get("checkpoint_every"),
                          keep_checkpoints=options.get("keep_checkpoints", 3),
-                         save_replay=options.get("save_replay"), threads=options.get("threads")))
+                         save_replay=options.get("save_replay"), threads=options.get("threads"),
+                         workers=options.get("workers"), envs_per_worker=options.get("envs_per_worker"),
+                         ray_address=options.get("ray_address")))
 
 
 def _guard(fn):
@@ -234,12 +243,74 @@ def run_cmd(ctx: typer.Context):
 
 
 @app.command("resume")
-def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written by derl run"),
+def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written by derl run (or a sweep's)"),
                total_steps: int = typer.Option(None, "--total-steps", help="train up to this many steps"),
                checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file (default: newest)")):
-    """Continue a run from its newest checkpoint: same hyperparameters, same run directory."""
+    """Continue a run from its newest checkpoint: same hyperparameters, same run directory. For a sweep
+    directory: keep its finished runs, continue the others."""
+    from .sweep import is_sweep, resume_sweep
+    if is_sweep(run_dir):
+        if total_steps is not None or checkpoint is not None:
+            raise BadInput("a sweep is resumed as it was planned: no --total-steps or --checkpoint")
+        resume_sweep(registry(), run_dir)
+        return
     from .session import resume
     _guard(lambda: resume(registry(), run_dir, total_steps, checkpoint))
+
+
+SWEEP_OPTIONS = {"seeds": str, "set": list, "max_parallel": int}
+
+
+@app.command("sweep", context_settings=PASSTHROUGH, add_help_option=False)
+def sweep_cmd(ctx: typer.Context):
+    """Seeds x hyperparameters as Ray tasks: derl sweep ALG --env-id ID --seeds 0-4 [--set name=v1,v2 ...]
+    [--max-parallel K] [--ray-address ADDR] [--logdir DIR] [--HYPERPARAMETER VALUE ...]. Each run is a normal
+    run directory under the sweep directory; results.md/.json and one figure per combination at the end;
+    'derl resume SWEEPDIR' continues an interrupted sweep."""
+    args = list(ctx.args)
+    if not args or args[0] in ("-h", "--help"):
+        print(sweep_cmd.__doc__.strip())
+        return
+    alg, tokens, sweep = args[0], [], {"set": []}
+    i, rest = 0, args[1:]
+    while i < len(rest):
+        name, eq, value = rest[i].partition("=")
+        key = name.lstrip("-").replace("-", "_")
+        if name.startswith("--") and key in SWEEP_OPTIONS:
+            if not eq:
+                if i + 1 >= len(rest):
+                    raise BadInput(f"{name} needs a value")
+                i += 1
+                value = rest[i]
+            if key == "set":
+                sweep["set"].append(value)
+            elif key == "max_parallel":
+                try:
+                    sweep[key] = int(value)
+                except ValueError:
+                    raise BadInput(f"--max-parallel expects int, got '{value}'") from None
+                if not 1 <= sweep[key] <= 4096:
+                    raise BadInput(f"--max-parallel must be in [1, 4096], got {sweep[key]}")
+            else:
+                sweep[key] = value
+        else:
+            tokens.append(rest[i])
+        i += 1
+    reg = registry()
+    spec = reg.algorithm(alg)
+    options, overrides = parse_run_args(spec, tokens)
+    if options is None:
+        print(sweep_cmd.__doc__.strip())
+        return
+    if "env_id" not in options:
+        raise BadInput(f"--env-id is required (e.g. derl sweep {alg} --env-id CartPole-v1 --seeds 0-2)")
+    for key in ("seed", "workers", "envs_per_worker", "threads"):
+        if key in options:
+            raise BadInput(f"--{key.replace('_', '-')} is not an option of a sweep (--seeds sets the seeds)")
+    from .sweep import start
+    start(reg, alg, options["env_id"], sweep.get("seeds", "0"), sweep["set"], overrides,
+          {"device": options.get("device", "cpu"), "checkpoint_every": options.get("checkpoint_every")},
+          options.get("logdir"), sweep.get("max_parallel"), options.get("ray_address"))
 
 
 @app.command("eval")
@@ -291,7 +362,7 @@ def build_app():
         return app
     _built = True
     for spec in registry().algorithms.values():
-        if spec.name not in ("list", "run", "resume", "eval", "plot"):
+        if spec.name not in ("list", "run", "resume", "eval", "plot", "sweep"):
             _add_shortcut(spec)
     registry().add_commands(app)
     return app

@@ -55,7 +55,7 @@ def saves_replay(alg, save_replay) -> bool:
 
 
 class RunControl:
-    def __init__(self, run_dir, alg, venv, summary, record, every, keep, save_replay, exact):
+    def __init__(self, run_dir, alg, venv, summary, record, every, keep, save_replay, exact, signals=True):
         self.run_dir, self.alg, self.venv, self.summary, self.record = run_dir, alg, venv, summary, record
         self.every, self.keep, self.exact = every, keep, exact
         self.save_replay = saves_replay(alg, save_replay)
@@ -63,6 +63,7 @@ class RunControl:
         self.last_saved = self.runner.step_count
         self.boundary_step = self.runner.step_count
         self.signum = None
+        self.signals = signals   # False inside a Ray task (a sweep's run): Ray owns the process's signals
         self.previous_handlers = {}
 
     def payload(self) -> dict:
@@ -105,7 +106,7 @@ class RunControl:
     def __enter__(self):
         self.runner.hooks.insert(0, self.hook)
         self.runner.step_hooks.append(self.step_hook)
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM) if self.signals else ():
             try:
                 self.previous_handlers[sig] = signal.signal(sig, self._on_signal)
             except ValueError:   # not the main thread (e.g. some test runners): no signal handling

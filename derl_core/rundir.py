@@ -48,17 +48,17 @@ def check_logdir(logdir: str):
         raise BadInput(f"cannot create run directory '{logdir}': '{existing}' is not writable")
 
 
-def create_run(logdir: str, record: dict):
-    """Creates the run directory with its config.json in one step: built under a hidden temporary name beside
-    it, then renamed, so that a run killed at any moment leaves either nothing under `logdir` or a directory
-    `derl resume` can continue."""
+def create_run(logdir: str, record: dict, name: str = CONFIG):
+    """Creates the run directory with its config.json (or a sweep's sweep.json: `name`) in one step: built under
+    a hidden temporary name beside it, then renamed, so that a run killed at any moment leaves either nothing
+    under `logdir` or a directory `derl resume` can continue."""
     parent = os.path.dirname(os.path.abspath(logdir))
     staged = None
     try:
         os.makedirs(parent, exist_ok=True)
         staged = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(logdir)) + ".", suffix=".partial",
                                   dir=parent)
-        write_config(staged, record)
+        write_atomic(os.path.join(staged, name), json.dumps(record, indent=2))
         if os.path.lexists(logdir):
             raise FileExistsError(17, "it appeared while derl was starting")
         os.rename(staged, logdir)
@@ -193,12 +193,16 @@ def validate_record(registry, record: dict, path: str = CONFIG) -> tuple:
     except BadInput as exc:
         raise BadInput(f"{path}: {exc}") from None
     run = record["run"]
-    for key in ("checkpoint_every", "keep_checkpoints", "threads"):
+    for key in ("checkpoint_every", "keep_checkpoints", "threads", "workers"):
         value = run.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise BadInput(f"{path}: run option '{key}' should be a positive integer or null")
     if run.get("save_replay") not in (None, True, False):
         raise BadInput(f"{path}: run option 'save_replay' should be true, false or null")
+    if not isinstance(run.get("ray_address") or "", str):
+        raise BadInput(f"{path}: run option 'ray_address' should be a string or null")
+    if run.get("workers") and resolved["num_envs"] % run["workers"]:
+        raise BadInput(f"{path}: num_envs {resolved['num_envs']} is not a multiple of workers {run['workers']}")
     if not isinstance(record.get("device", "auto"), str):
         raise BadInput(f"{path}: 'device' should be a string")
     return spec, family, resolved

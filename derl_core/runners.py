@@ -76,6 +76,9 @@ class EnvRunner:
         return self
 
     def reset(self):
+        if getattr(self.env, "remote", False):   # the Ray workers hold (and reset) their own envs
+            self.obs = ()
+            return
         self.obs, _ = self.env.reset(seed=self.seed)
         self.env.action_space.seed(self.seed)
 
@@ -91,6 +94,8 @@ class EnvRunner:
             yield self.collect(self.nsteps)
 
     def collect(self, nsteps: int) -> dict:
+        if getattr(self.env, "remote", False):   # envs in Ray actors (distributed.RemoteEnvs): whole rollouts
+            return self._collect_remote(nsteps)
         steps = []
         for _ in range(nsteps):
             pred = self.get_next_actions(self.obs)
@@ -115,6 +120,19 @@ class EnvRunner:
             self.obs = next_obs
         rollout = {key: np.stack([s[key] for s in steps]) for key in steps[0]}
         rollout["latest_observations"] = self.obs
+        return rollout
+
+    def _collect_remote(self, nsteps: int) -> dict:
+        start, restarts = self.step_count, self.env.restarts
+        rollout, episodes = self.env.collect(self.policy, start, nsteps)
+        self.step_count += nsteps * self.num_envs
+        if self.summary is not None:
+            for ret, length, k in sorted(episodes, key=lambda e: e[2]):
+                self.summary.episode(float(ret), int(length), start + k * self.num_envs)
+            if self.env.restarts != restarts:
+                self.summary.scalar("charts/worker_restarts", self.env.restarts, self.step_count)
+        for hook in self.step_hooks:   # signals: acted on after the rollout the workers were collecting
+            hook(self)
         return rollout
 
     def _record_episodes(self, final_info: dict):

@@ -30,7 +30,7 @@ def hyperparameter_table(hparams: dict) -> str:
     return "|hyperparameter|value|\n|-|-|\n" + rows
 
 
-def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=None):
+def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=None, signals=True):
     """Learns with checkpoints at clean points; a fresh run first saves a step-0 checkpoint."""
     from .alg import NonFiniteError
     from .runners import EnvError
@@ -44,7 +44,7 @@ def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=N
             summary.text("hyperparameters", hyperparameter_table(hparams))
         every = opts.get("checkpoint_every") or max(1, min(total // 10, 250_000))
         control = RunControl(run_dir, alg, venv, summary, record, every, opts.get("keep_checkpoints", 3),
-                             opts.get("save_replay"), exact)
+                             opts.get("save_replay"), exact, signals)
         if state is None:
             control.save()   # step 0: a run killed before its first periodic checkpoint can be resumed
         with control:
@@ -71,7 +71,7 @@ def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=N
             control.save()
     finally:
         summary.close()
-        close_env(venv)
+        close_env(venv, run_dir)
     ret = summary.mean_return
     how = f"mean return of last 100 episodes: {ret:.1f}" if ret == ret else "no episode finished yet"
     echo(f"run saved in {run_dir} ({how}); view it with: tensorboard --logdir {run_dir}")
@@ -90,19 +90,31 @@ def _stderr(message: str):
 # ---------------------------------------------------------------------------------------------- commands
 def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | None = None, seed: int = 1,
           device: str = "auto", progress: bool = True, echo=print, checkpoint_every: int | None = None,
-          keep_checkpoints: int = 3, save_replay: bool | None = None, threads: int | None = None) -> str:
+          keep_checkpoints: int = 3, save_replay: bool | None = None, threads: int | None = None,
+          workers: int | None = None, envs_per_worker: int | None = None, ray_address: str | None = None,
+          signals: bool = True) -> str:
     rundir.check_seed(seed)
     rundir.check_env_id(env_id)
     spec = registry.algorithm(alg_name)
     family = registry.family_for(env_id)
     hparams = cfg.resolve(spec, registry.defaults_chain(family.name), overrides)
+    if workers:
+        per = envs_per_worker or max(1, hparams["num_envs"] // workers)
+        if "num_envs" in overrides and hparams["num_envs"] != workers * per:
+            raise BadInput(f"--num-envs {hparams['num_envs']} is not --workers {workers} x --envs-per-worker "
+                           f"{per}; give --workers and --envs-per-worker only")
+        hparams["num_envs"] = workers * per
+        cfg.check_together(spec, hparams)
+    elif envs_per_worker or ray_address:
+        raise BadInput("--envs-per-worker and --ray-address need --workers N")
     logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
     rundir.check_logdir(logdir)
     device = resolve_device(device)
     record = {"algorithm": alg_name, "plugin": spec.distribution, "plugin_version": spec.version,
               "env_id": env_id, "family": family.name, "seed": seed, "device": device,
               "run": {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
-                      "save_replay": save_replay, "threads": threads},
+                      "save_replay": save_replay, "threads": threads, "workers": workers,
+                      "ray_address": ray_address},
               "hyperparameters": hparams}
     spec, venv, hparams, alg, summary = prepare(registry, record, device, progress, threads=threads)
     try:
@@ -110,11 +122,11 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
     except BaseException:
         close_env(venv)
         raise
-    return _learn(registry, logdir, record, venv, hparams, alg, summary, echo)
+    return _learn(registry, logdir, record, venv, hparams, alg, summary, echo, signals=signals)
 
 
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
-           progress: bool = True, echo=print, notice=_stderr) -> str:
+           progress: bool = True, echo=print, notice=_stderr, signals: bool = True) -> str:
     record = rundir.read_run(run_dir)
     spec, family, hparams = rundir.validate_record(registry, record, os.path.join(run_dir, rundir.CONFIG))
     record["hyperparameters"] = hparams
@@ -151,4 +163,4 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
     except BaseException:
         close_env(venv)
         raise
-    return _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=state)
+    return _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=state, signals=signals)

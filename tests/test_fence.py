@@ -255,7 +255,7 @@ def test_a_run_killed_at_any_moment_can_be_continued(tmp_path):
     """SIGKILL at random moments from start-up on (before, during and after the step-0 checkpoint): the run
     directory is either absent (the same command works again) or `derl resume` continues it."""
     rng = np.random.default_rng(1)
-    for i, delay in enumerate(sorted(rng.uniform(0.3, 3.0, size=5))):
+    for i, delay in enumerate(sorted(rng.uniform(0.3, 3.0, size=3))):
         run = tmp_path / f"run{i}"
         args = ["ppo", "--env-id", "CartPole-v1", "--total-steps", "400000", "--logdir", str(run)]
         proc = subprocess.Popen([DERL, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -268,7 +268,7 @@ def test_a_run_killed_at_any_moment_can_be_continued(tmp_path):
             out = run_derl([*args[:-3], "1024", "--logdir", run])
         assert out.returncode == 0, (delay, out.stderr)
         assert ckpt.load(ckpt.list_checkpoints(run)[-1])["step"] == 1024
-    assert sorted(os.listdir(tmp_path)) == [f"run{i}" for i in range(5)]   # no partial directory left
+    assert sorted(os.listdir(tmp_path)) == [f"run{i}" for i in range(3)]   # no partial directory left
 
 
 def test_nan_at_the_first_update_leaves_a_step_0_checkpoint(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from derl_core import checkpoint as ckpt
 from derl_core.testing import invoke
 
-CLI_EXAMPLES = 150
+CLI_EXAMPLES = 100
 DAMAGE_EXAMPLES = 60
 
 

@@ -1,0 +1,248 @@
+"""Experience from Ray actors: `--workers N [--envs-per-worker M] [--ray-address ADDR]`.
+
+RemoteEnvs stands where a vector env stands (spaces, num_envs, state_dict, close), but its envs live in N Ray
+actors (EnvWorker), each with a vector env built by the same env family code and a CPU copy of the policy.
+The EnvRunner asks it for whole rollouts (`collect`) instead of stepping it: the learner puts the policy's
+weights in Ray's object store once per rollout (one `ray.put`, read by every worker), every worker collects
+`nsteps` with them, and the rollouts are concatenated along the env axis. The algorithms cannot tell.
+
+Collection is synchronous for every algorithm: each rollout is collected with the newest weights (policy lag
+0), which keeps PPO/A2C on-policy and makes a seeded run deterministic for a fixed number of workers. A worker
+that dies is restarted by Ray (max_restarts=-1); its rollout is collected again by the restarted actor (its
+envs start new episodes), and the restarts are counted in charts/worker_restarts. If workers keep dying, or the
+cluster goes away, collection raises EnvError: the run stops with a checkpoint and the resume command.
+Ray runs without a dashboard, on loopback when derl starts it, its log lines kept off the terminal; its
+session logs are copied into the run directory (ray-logs/) when the run ends.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from .errors import BadInput
+
+MAX_RESTARTS_PER_ROLLOUT = 3
+RESTART_TIMEOUT = 120.0   # seconds Ray may take to bring a dead worker back
+
+
+def start_ray(address: str | None, num_cpus: int | None = None):
+    """Joins `address`, or starts a local Ray sized to the machine; returns the temp dir derl made (or None)."""
+    try:
+        import ray
+    except ImportError:
+        raise BadInput("--workers needs Ray: pip install 'derl[ray]'") from None
+    if ray.is_initialized():
+        return None
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True,
+                  ignore_reinit_error=True)
+    temp = None
+    if address:
+        kwargs["address"] = address
+    else:
+        temp = tempfile.mkdtemp(prefix="derl-ray-")   # short: Ray's socket paths must stay under 108 bytes
+        kwargs.update(num_cpus=num_cpus or os.cpu_count(), _temp_dir=temp, _node_ip_address="127.0.0.1")
+    try:
+        ray.init(**kwargs)
+    except Exception as exc:
+        raise BadInput(f"cannot start or join Ray ({'--ray-address ' + address if address else 'local'}): "
+                       f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    return temp
+
+
+class _Episodes:
+    """A Summary stand-in inside a worker: keeps (return, length, step) of the episodes that end."""
+
+    def __init__(self):
+        self.rows = []
+
+    def episode(self, ret, length, step):
+        self.rows.append((ret, length, step))
+
+
+def _worker_class():
+    import ray
+
+    @ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0.5)
+    class EnvWorker:
+        """A vector env (the family's own stack) and a CPU copy of the policy, collecting rollouts."""
+
+        def __init__(self, env_id, num_envs, seed, index, normalize, threads=1):
+            import torch
+
+            from . import env as envs
+            torch.set_num_threads(threads)
+            ctx = ray.get_runtime_context()
+            self.restarted = ctx.was_current_actor_reconstructed
+            self.index, self.seed = index, seed + index * num_envs
+            if self.restarted:   # new episodes, from another seed than the ones the dead worker used
+                self.seed += 7919 * (1 + int(time.time()) % 1000)
+            torch.manual_seed(self.seed + 1_000_003)
+            self.venv = envs.make(env_id, num_envs, seed=self.seed, normalize=normalize)
+            self.runner = None
+
+        def info(self):
+            return {"pid": os.getpid(), "observation_space": self.venv.single_observation_space,
+                    "action_space": self.venv.single_action_space, "num_envs": self.venv.num_envs,
+                    "restarted": self.restarted}
+
+        def set_policy(self, policy):
+            from .runners import Clock, EnvRunner
+            if hasattr(policy, "rng"):
+                policy.rng = np.random.default_rng(self.seed)
+            clock = getattr(policy, "clock", None)
+            clock = clock if isinstance(clock, Clock) else Clock()
+            self.episodes = _Episodes()
+            self.runner = EnvRunner(self.venv, policy, 1, seed=self.seed, summary=self.episodes, clock=clock)
+
+        def collect(self, weights, step, nsteps):
+            self.runner.policy.model.load_state_dict(weights)
+            self.runner.step_count = step
+            if self.runner.obs is None:
+                self.runner.reset()
+            self.episodes.rows = []
+            rollout = self.runner.collect(nsteps)
+            per_step = self.venv.num_envs
+            episodes = [(r, n, (s - step) // per_step) for r, n, s in self.episodes.rows]
+            return rollout, episodes
+
+        def env_state(self):
+            from .env import state_objects
+            return {name: obj.state_dict() for name, obj in state_objects(self.venv).items()}
+
+        def load_env_state(self, state):
+            from .env import state_objects
+            for name, obj in state_objects(self.venv).items():
+                if name in state:
+                    obj.load_state_dict(state[name])
+
+    return EnvWorker
+
+
+class RemoteEnvs:
+    remote = True   # EnvRunner.collect hands whole rollouts to `collect`
+
+    def __init__(self, env_id: str, workers: int, envs_per_worker: int, seed: int, normalize: bool = True,
+                 address: str | None = None):
+        import ray
+        self.env_id, self.seed = env_id, seed
+        self._temp = start_ray(address)
+        worker = _worker_class()
+        self.workers = [worker.remote(env_id, envs_per_worker, seed, i, normalize) for i in range(workers)]
+        try:
+            infos = ray.get([w.info.remote() for w in self.workers])
+        except Exception as exc:
+            self.close()
+            raise BadInput(f"the Ray env workers could not start: {type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        self.single_observation_space = infos[0]["observation_space"]
+        self.single_action_space = infos[0]["action_space"]
+        self.envs_per_worker = envs_per_worker
+        self.num_envs = workers * envs_per_worker
+        self.restarts = 0
+        self.timing = {"broadcast": 0.0, "gather": 0.0, "rollouts": 0}
+        self._policy_sent = None
+        self.unwrapped = self
+
+    def pids(self) -> list:
+        import ray
+        return [info["pid"] for info in ray.get([w.info.remote() for w in self.workers])]
+
+    def _send_policy(self, policy):
+        """A CPU copy of the policy (its model, schedules, clock) to every worker, through one object."""
+        import ray
+        import torch
+        local = copy.deepcopy(policy)
+        if getattr(local, "model", None) is not None:
+            local.model = local.model.to("cpu")
+        if hasattr(local, "device"):
+            local.device = torch.device("cpu")
+        self._policy_ref = ray.put(local)
+        ray.get([w.set_policy.remote(self._policy_ref) for w in self.workers])
+        self._policy_sent = policy
+
+    def collect(self, policy, step: int, nsteps: int):
+        """One rollout of `nsteps` from every worker with the policy's current weights: (rollout shaped
+        (nsteps, num_envs, ...), [(return, length, k)] for the episodes that ended at the rollout's k-th step)."""
+        import ray
+        from ray.exceptions import ActorUnavailableError, RayActorError, RaySystemError
+
+        from .runners import EnvError
+        if self._policy_sent is not policy:
+            self._send_policy(policy)
+        t = time.perf_counter()
+        weights = ray.put({k: v.detach().cpu() for k, v in policy.model.state_dict().items()})
+        self.timing["broadcast"] += time.perf_counter() - t
+        t = time.perf_counter()
+        results = [None] * len(self.workers)
+        pending = {i: w.collect.remote(weights, step, nsteps) for i, w in enumerate(self.workers)}
+        tries = {i: 0 for i in pending}
+        while pending:
+            i, ref = next(iter(pending.items()))
+            try:
+                results[i] = ray.get(ref)
+                del pending[i]
+            except (RayActorError, ActorUnavailableError, RaySystemError, ConnectionError) as exc:
+                tries[i] += 1
+                self.restarts += 1
+                if tries[i] > MAX_RESTARTS_PER_ROLLOUT:
+                    raise EnvError(f"Ray env worker {i} failed {tries[i]} times in one rollout "
+                                   f"({type(exc).__name__})") from None
+                self._revive(i)   # the restarted actor needs the policy again, then collects the rollout anew
+                pending[i] = self.workers[i].collect.remote(weights, step, nsteps)
+        self.timing["gather"] += time.perf_counter() - t
+        self.timing["rollouts"] += 1
+        rollout = {key: np.concatenate([r[0][key] for r in results], axis=0 if key == "latest_observations"
+                                       else 1) for key in results[0][0]}
+        return rollout, [episode for _, eps in results for episode in eps]
+
+    def _revive(self, i: int, timeout: float = RESTART_TIMEOUT):
+        """Waits for Ray to restart worker i, and gives it the policy again."""
+        import ray
+
+        from .runners import EnvError
+        deadline, last = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            try:
+                ray.get(self.workers[i].set_policy.remote(self._policy_ref), timeout=timeout)
+                return
+            except Exception as exc:   # ActorUnavailableError while it restarts, RayActorError, ...
+                last = exc
+                time.sleep(0.5)
+        raise EnvError(f"Ray env worker {i} was not restarted within {timeout:.0f} s "
+                       f"({type(last).__name__})") from None
+
+    def reset(self, seed=None):
+        return None, {}
+
+    # ---- state: the workers' env wrappers (normalisation statistics)
+    def state_dict(self) -> dict:
+        import ray
+        return {"workers": ray.get([w.env_state.remote() for w in self.workers])}
+
+    def load_state_dict(self, state: dict):
+        import ray
+        ray.get([w.load_env_state.remote(s) for w, s in zip(self.workers, state["workers"])])
+
+    def close(self, logdir: str | None = None, **kwargs):
+        try:
+            import ray
+            for w in self.workers:
+                ray.kill(w)
+        except Exception:
+            pass
+        if self._temp is not None:
+            import ray
+            if logdir:
+                logs = os.path.join(self._temp, "session_latest", "logs")
+                if os.path.isdir(logs):
+                    shutil.copytree(logs, os.path.join(logdir, "ray-logs"), dirs_exist_ok=True,
+                                    ignore_dangling_symlinks=True, symlinks=False)
+            ray.shutdown()
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self._temp = None

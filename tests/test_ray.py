@@ -1,0 +1,127 @@
+"""Experience from Ray actors and sweeps, against a real local Ray (the machine's CPUs: 2 in CI)."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from derl_core import checkpoint as ckpt
+from derl_core.testing import read_metrics
+
+from .conftest import DERL, run_derl
+
+pytest.importorskip("ray")
+
+
+def returns(run):
+    return [r["charts/episodic_return"] for r in read_metrics(run) if "charts/episodic_return" in r]
+
+
+@pytest.mark.slow
+def test_ppo_with_2_workers_x_4_envs_reaches_the_local_8_env_threshold(tmp_path):
+    """test_ppo's threshold (475 over the last 100 episodes within the classic budget), from Ray actors."""
+    out = run_derl(["ppo", "--env-id", "CartPole-v1", "--seed", "1", "--workers", "2", "--envs-per-worker", "4",
+                    "--logdir", tmp_path / "r"], timeout=600)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    record = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert record["hyperparameters"]["num_envs"] == 8 and record["run"]["workers"] == 2
+    assert np.mean(returns(tmp_path / "r")[-100:]) >= 475
+    assert os.listdir(tmp_path / "r" / "ray-logs")   # Ray's logs end up in the run directory
+
+
+@pytest.mark.slow
+def test_sac_with_2_workers_learns_pendulum(tmp_path):
+    out = run_derl(["sac", "--env-id", "Pendulum-v1", "--seed", "1", "--workers", "2", "--total-steps", "4000",
+                    "--train-every", "16", "--gradient-steps", "32", "--hidden-size", "64", "--logdir",
+                    tmp_path / "r"], timeout=600)
+    assert out.returncode == 0, out.stderr
+    got = returns(tmp_path / "r")
+    assert np.mean(got[-4:]) >= -600 and np.mean(got[-4:]) > np.mean(got[:4]) + 300, got
+
+
+def test_same_seed_same_metrics_with_a_fixed_number_of_workers(tmp_path):
+    args = ["ppo", "--env-id", "CartPole-v1", "--workers", "2", "--envs-per-worker", "2", "--total-steps", "1024",
+            "--seed", "5"]
+    for name in ("a", "b"):
+        assert run_derl([*args, "--logdir", tmp_path / name]).returncode == 0
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+
+
+def test_a_killed_worker_is_replaced_and_the_run_finishes(tmp_path):
+    run = tmp_path / "r"
+    proc = subprocess.Popen([DERL, "ppo", "--env-id", "CartPole-v1", "--workers", "2", "--envs-per-worker", "4",
+                             "--total-steps", "30000", "--logdir", str(run)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    pids = subprocess.run(["pgrep", "-f", "ray::EnvWorker"], capture_output=True, text=True).stdout.split()
+    assert pids, "no Ray env worker found"
+    os.kill(int(pids[0]), signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    restarts = [r["charts/worker_restarts"] for r in read_metrics(run) if "charts/worker_restarts" in r]
+    assert restarts and restarts[-1] >= 1
+    assert ckpt.load(ckpt.list_checkpoints(run)[-1])["step"] >= 30000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "--workers must be in [1, 4096]"),
+    (["--envs-per-worker", "2"], "--envs-per-worker and --ray-address need --workers N"),
+    (["--workers", "2", "--envs-per-worker", "2", "--num-envs", "8"], "--num-envs 8 is not --workers 2 x"),
+])
+def test_bad_worker_options_are_one_line(args, message, tmp_path):
+    out = run_derl(["ppo", "--env-id", "CartPole-v1", *args, "--logdir", tmp_path / "r"])
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+SWEEP = ["sweep", "ppo", "--env-id", "CartPole-v1", "--seeds", "0-1", "--set", "learning-rate=1e-3,3e-4"]
+
+
+def test_sweep_of_2_seeds_x_2_learning_rates(tmp_path):
+    out = run_derl([*SWEEP, "--total-steps", "2048", "--logdir", tmp_path / "sw"], timeout=600)
+    assert out.returncode == 0, out.stderr
+    names = sorted(os.listdir(tmp_path / "sw"))
+    runs = [n for n in names if "__seed=" in n]
+    assert runs == ["learning_rate=1e-3__seed=0", "learning_rate=1e-3__seed=1", "learning_rate=3e-4__seed=0",
+                    "learning_rate=3e-4__seed=1"]
+    for name in runs:
+        cfg = json.loads((tmp_path / "sw" / name / "config.json").read_text())
+        assert cfg["hyperparameters"]["learning_rate"] == float(name.split("=")[1].split("__")[0])
+        assert ckpt.load(ckpt.list_checkpoints(tmp_path / "sw" / name)[-1])["step"] >= 2048
+    rows = json.loads((tmp_path / "sw" / "results.json").read_text())
+    assert [r["combination"] for r in rows] == ["learning_rate=1e-3", "learning_rate=3e-4"]
+    assert all(len(r["final_returns"]) == 2 and r["mean"] == r["mean"] for r in rows)
+    assert "± " in (tmp_path / "sw" / "results.md").read_text()
+    for combo in ("learning_rate=1e-3.png", "learning_rate=3e-4.png"):
+        assert (tmp_path / "sw" / combo).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path):
+    sweep = tmp_path / "sw"
+    proc = subprocess.Popen([DERL, *SWEEP, "--total-steps", "12000", "--max-parallel", "1", "--logdir", str(sweep)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finished():
+        return [d for d in sweep.glob("*__seed=*") if ckpt.list_checkpoints(d)
+                and ckpt.list_checkpoints(d)[-1].endswith("000000012032.pt")]
+    deadline = time.time() + 300
+    while time.time() < deadline and not finished():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    done = {d.name: os.path.getmtime(ckpt.list_checkpoints(d)[-1]) for d in finished()}
+    assert 1 <= len(done) < 4
+    out = run_derl(["resume", sweep], timeout=600)
+    assert out.returncode == 0, out.stderr
+    for d in sweep.glob("*__seed=*"):
+        assert ckpt.load(ckpt.list_checkpoints(d)[-1])["step"] >= 12000
+        if d.name in done:
+            assert os.path.getmtime(ckpt.list_checkpoints(d)[-1]) == done[d.name]   # kept, not trained again
+    assert len(json.loads((sweep / "results.json").read_text())) == 2
