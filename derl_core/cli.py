@@ -128,6 +128,9 @@ def show_alg_help(spec, width: int | None = None):
              *wrap.wrap("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
                         "Replay algorithms save their replay with each checkpoint when it is under 1 GiB "
                         "(exact resume); --save-replay always, --no-save-replay never."),
+             *wrap.wrap("--threads N: torch's threads; by default the cores shared out among the derl trainings "
+                        "running on this machine (one each on 2 cores when two run), and one when env worker "
+                        "processes share the cores."),
              *wrap.wrap("--workers N: experience from N Ray actors, each with --envs-per-worker M envs (default: "
                         "num_envs / N) and a CPU copy of the policy; every rollout is collected with the newest "
                         "weights (policy lag 0, on- and off-policy alike). --ray-address joins a cluster; "

@@ -48,6 +48,9 @@ def test_same_seed_same_metrics_with_a_fixed_number_of_workers(tmp_path):
     for name in ("a", "b"):
         assert run_derl([*args, "--logdir", tmp_path / name]).returncode == 0
     assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+    out = run_derl(["resume", tmp_path / "a", "--total-steps", "2048"])   # a Ray run resumes like a local one
+    assert out.returncode == 0, out.stderr
+    assert ckpt.load(ckpt.list_checkpoints(tmp_path / "a")[-1])["step"] == 2048
 
 
 def test_a_killed_worker_is_replaced_and_the_run_finishes(tmp_path):
