@@ -84,7 +84,8 @@ def main():
         rollouts = runs[0]["rollouts"]
         learner = (med["wall"] - med["collect"]) / rollouts
         summary[name] = dict(med, rollouts=rollouts, learner=learner)
-        print(f"| {name} | {med['startup']:.1f} s | {opts.steps / med['wall']:.0f} | {1000 * med['collect'] / rollouts:.0f} ms | "
+        print(f"| {name} | {med['startup']:.1f} s | {opts.steps / med['wall']:.0f} | "
+              f"{1000 * med['collect'] / rollouts:.0f} ms | "
               f"{1000 * med['broadcast'] / rollouts:.1f} ms | {1000 * med['gather'] / rollouts:.0f} ms | "
               f"{1000 * learner:.0f} ms |")
     two = summary["ray 2 workers x 2 envs"]

@@ -156,10 +156,19 @@ def prepare(registry, record: dict, device: str, progress: bool, start: int = 0,
             seed_everything(record["seed"])
         summary = Summary(None, hparams["total_steps"], progress=progress, start_step=start)
         alg = make_alg(spec, hparams, venv, device, record["seed"], summary)
-        return spec, venv, hparams, alg, summary
+        return spec, venv, hparams, alg, summary, evaluator(registry, record, alg, venv, summary)
     except BaseException:
         close_env(venv)
         raise
+
+
+def evaluator(registry, record: dict, alg, venv, summary):
+    """A PeriodicEval when the run asks for --eval-every, else None."""
+    run = record.get("run", {})
+    if not run.get("eval_every"):
+        return None
+    from .evaluate import PeriodicEval
+    return PeriodicEval(registry, record, alg, venv, summary, run["eval_every"], run.get("eval_episodes") or 5)
 
 
 def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: bool):

@@ -16,7 +16,7 @@ from .plugins import registry
 
 RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkpoint_every": int,
                "keep_checkpoints": int, "save_replay": bool, "threads": int, "workers": int,
-               "envs_per_worker": int, "ray_address": str}
+               "envs_per_worker": int, "ray_address": str, "eval_every": int, "eval_episodes": int}
 PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
 
 
@@ -123,11 +123,15 @@ def show_alg_help(spec, width: int | None = None):
     lines = [*wrap.wrap(f"derl {spec.name} ({spec.distribution} {spec.version}): {spec.summary}"),
              *wrap.wrap(f"usage: derl {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
                         f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay | --no-save-replay] "
-                        f"[--threads N] [--workers N [--envs-per-worker M] [--ray-address ADDR]] "
+                        f"[--threads N] [--eval-every STEPS [--eval-episodes K]] "
+                        f"[--workers N [--envs-per-worker M] [--ray-address ADDR]] "
                         f"[--HYPERPARAMETER VALUE ...]"),
              *wrap.wrap("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
                         "Replay algorithms save their replay with each checkpoint when it is under 1 GiB "
                         "(exact resume); --save-replay always, --no-save-replay never."),
+             *wrap.wrap("--eval-every STEPS: every STEPS env steps, play --eval-episodes K (default 5) "
+                        "deterministic episodes on a separate env and log their mean raw return as "
+                        "charts/eval_return (derl plot draws it dashed)."),
              *wrap.wrap("--threads N: torch's threads; by default the cores shared out among the derl trainings "
                         "running on this machine (one each on 2 cores when two run), and one when env worker "
                         "processes share the cores."),
@@ -208,7 +212,8 @@ def run_algorithm(alg: str, tokens: list):
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")
     for key, high in (("checkpoint_every", 2**62), ("keep_checkpoints", 10**6), ("threads", 1024),
-                      ("workers", 4096), ("envs_per_worker", 4096)):
+                      ("workers", 4096), ("envs_per_worker", 4096), ("eval_every", 2**62),
+                      ("eval_episodes", 10**6)):
         if key in options and not 1 <= options[key] <= high:
             raise BadInput(f"--{key.replace('_', '-')} must be in [1, {high}], got {options[key]}")
     from .session import train
@@ -218,7 +223,8 @@ def run_algorithm(alg: str, tokens: list):
                          keep_checkpoints=options.get("keep_checkpoints", 3),
                          save_replay=options.get("save_replay"), threads=options.get("threads"),
                          workers=options.get("workers"), envs_per_worker=options.get("envs_per_worker"),
-                         ray_address=options.get("ray_address")))
+                         ray_address=options.get("ray_address"), eval_every=options.get("eval_every"),
+                         eval_episodes=options.get("eval_episodes")))
 
 
 def _guard(fn):

@@ -23,6 +23,55 @@ def write_video(path: str, frames: list, fps: int = 30):
                 writer.append_data(frame)
 
 
+class PeriodicEval:
+    """`--eval-every STEPS --eval-episodes K`: at the first clean point past each multiple of STEPS, plays K
+    deterministic episodes on a separate env instance (evaluation wrappers, the training env's normalisation
+    statistics) and logs their mean raw return as charts/eval_return. It uses no random number the training
+    uses, so runs with and without it train identically, and a resumed run evaluates where the uninterrupted
+    one did."""
+
+    def __init__(self, registry, record: dict, alg, train_venv, summary, every: int, episodes: int):
+        from . import env as envs
+        if not hasattr(alg.policy, "deterministic_actions"):
+            raise BadInput(f"--eval-every needs a policy with deterministic_actions(); {record['algorithm']}'s "
+                           f"{type(alg.policy).__name__} has none")
+        self.alg, self.train_venv, self.summary = alg, train_venv, summary
+        self.every, self.episodes, self.seed = every, episodes, record["seed"] + 20_000
+        self.venv = envs.make(record["env_id"], 1, seed=self.seed, registry=registry, training=False,
+                              normalize=record["hyperparameters"].get("normalize_env", True))
+        self.last = alg.runner.step_count
+
+    def hook(self, runner):
+        step = runner.step_count
+        if step // self.every > self.last // self.every:
+            self.last = step
+            self.summary.scalar("charts/eval_return", float(np.mean(self.play(step // self.every))), step)
+
+    def play(self, round_: int) -> list:
+        from .env import state_objects
+        here = state_objects(self.venv)
+        for name, obj in state_objects(self.train_venv).items():   # the training normalisation statistics
+            if name in here:
+                here[name].load_state_dict(obj.state_dict())
+        policy, returns = self.alg.policy, []
+        obs, _ = self.venv.reset(seed=self.seed + 1000 * round_)
+        low, high = getattr(self.venv.single_action_space, "low", None), getattr(self.venv.single_action_space,
+                                                                                 "high", None)
+        while len(returns) < self.episodes:
+            actions = policy.deterministic_actions(obs)
+            if low is not None:
+                actions = np.clip(actions, low, high)
+            obs, _, terminated, truncated, infos = self.venv.step(actions)
+            if terminated[0] or truncated[0]:
+                info = infos.get("final_info", {})
+                if "episode" in info and info["_episode"][0]:
+                    returns.append(float(info["episode"]["r"][0]))
+        return returns
+
+    def close(self):
+        close_env(self.venv)
+
+
 def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = False, video: str | None = None,
              checkpoint: str | None = None, seed: int | None = None, echo=print) -> list:
     if seed is not None:

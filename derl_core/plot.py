@@ -25,6 +25,14 @@ def episode_returns(run_dir: str):
     return np.array(steps), np.array(values)
 
 
+def eval_returns(run_dir: str):
+    """(steps, mean returns) of the run's periodic evaluations (--eval-every), or None."""
+    rows = [r for r in read_metrics(run_dir) if isinstance(r.get("charts/eval_return"), (int, float))]
+    if not rows:
+        return None
+    return np.array([r["step"] for r in rows]), np.array([float(r["charts/eval_return"]) for r in rows])
+
+
 def smooth(values, window=20):
     cs = np.cumsum(np.insert(values, 0, 0.0))
     idx = np.arange(1, len(values) + 1)
@@ -36,7 +44,7 @@ def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
     groups = defaultdict(list)
     for run_dir in run_dirs:
         record = read_run(run_dir)
-        groups[(record["algorithm"], record["env_id"])].append(episode_returns(run_dir))
+        groups[(record["algorithm"], record["env_id"])].append((*episode_returns(run_dir), eval_returns(run_dir)))
     reserve_output(out, "--out", (".png",))
     try:
         _draw(groups, out)
@@ -56,10 +64,10 @@ def _draw(groups: dict, out: str):
     fig, axes = plt.subplots(1, len(envs), figsize=(6.4 * len(envs), 4.4), squeeze=False)
     for (alg, env), runs in sorted(groups.items()):
         ax = axes[0][envs.index(env)]
-        end = max(steps[-1] for steps, _ in runs)
+        end = max(steps[-1] for steps, _, _ in runs)
         grid = np.linspace(0, end, 200)
         curves = np.array([np.interp(grid, steps, smooth(vals), left=np.nan, right=np.nan)
-                           for steps, vals in runs])
+                           for steps, vals, _ in runs])
         with np.errstate(all="ignore"):
             import warnings
             with warnings.catch_warnings():
@@ -67,6 +75,12 @@ def _draw(groups: dict, out: str):
                 mean, lo, hi = np.nanmean(curves, 0), np.nanmin(curves, 0), np.nanmax(curves, 0)
         line, = ax.plot(grid, mean, lw=2, label=f"{alg} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
         ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+        evals = [e for _, _, e in runs if e is not None]
+        if evals:   # periodic deterministic evaluations: mean over the seeds that have them, dashed
+            points = sorted(set().union(*[set(s.tolist()) for s, _ in evals]))
+            means = [np.mean([v[list(s).index(p)] for s, v in evals if p in s]) for p in points]
+            ax.plot(points, means, ls="--", marker="o", ms=3, color=line.get_color(),
+                    label=f"{alg} eval (deterministic)")
         ax.set_title(env)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("episodic return (mean of last 20 episodes)")

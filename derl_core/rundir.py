@@ -193,7 +193,7 @@ def validate_record(registry, record: dict, path: str = CONFIG) -> tuple:
     except BadInput as exc:
         raise BadInput(f"{path}: {exc}") from None
     run = record["run"]
-    for key in ("checkpoint_every", "keep_checkpoints", "threads", "workers"):
+    for key in ("checkpoint_every", "keep_checkpoints", "threads", "workers", "eval_every", "eval_episodes"):
         value = run.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise BadInput(f"{path}: run option '{key}' should be a positive integer or null")

@@ -30,7 +30,7 @@ def hyperparameter_table(hparams: dict) -> str:
     return "|hyperparameter|value|\n|-|-|\n" + rows
 
 
-def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=None, signals=True):
+def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=None, signals=True, evaluator=None):
     """Learns with checkpoints at clean points; a fresh run first saves a step-0 checkpoint."""
     from .alg import NonFiniteError
     from .runners import EnvError
@@ -48,6 +48,9 @@ def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=N
         if state is None:
             control.save()   # step 0: a run killed before its first periodic checkpoint can be resumed
         with control:
+            if evaluator is not None:   # before the checkpoint of the same clean point: a resume does not repeat it
+                evaluator.last = control.runner.step_count
+                control.runner.hooks.insert(0, evaluator.hook)
             try:
                 alg.learn(total)
             except NonFiniteError as exc:
@@ -70,6 +73,8 @@ def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=N
                 raise
             control.save()
     finally:
+        if evaluator is not None:
+            evaluator.close()
         summary.close()
         close_env(venv, run_dir)
     ret = summary.mean_return
@@ -92,7 +97,7 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
           device: str = "auto", progress: bool = True, echo=print, checkpoint_every: int | None = None,
           keep_checkpoints: int = 3, save_replay: bool | None = None, threads: int | None = None,
           workers: int | None = None, envs_per_worker: int | None = None, ray_address: str | None = None,
-          signals: bool = True) -> str:
+          signals: bool = True, eval_every: int | None = None, eval_episodes: int | None = None) -> str:
     rundir.check_seed(seed)
     rundir.check_env_id(env_id)
     spec = registry.algorithm(alg_name)
@@ -105,6 +110,8 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
                            f"{per}; give --workers and --envs-per-worker only")
         hparams["num_envs"] = workers * per
         cfg.check_together(spec, hparams)
+    if eval_episodes and not eval_every:
+        raise BadInput("--eval-episodes needs --eval-every STEPS")
     elif envs_per_worker or ray_address:
         raise BadInput("--envs-per-worker and --ray-address need --workers N")
     logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
@@ -114,15 +121,15 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
               "env_id": env_id, "family": family.name, "seed": seed, "device": device,
               "run": {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
                       "save_replay": save_replay, "threads": threads, "workers": workers,
-                      "ray_address": ray_address},
+                      "ray_address": ray_address, "eval_every": eval_every, "eval_episodes": eval_episodes},
               "hyperparameters": hparams}
-    spec, venv, hparams, alg, summary = prepare(registry, record, device, progress, threads=threads)
+    spec, venv, hparams, alg, summary, evaluator = prepare(registry, record, device, progress, threads=threads)
     try:
         rundir.create_run(logdir, record)
     except BaseException:
         close_env(venv)
         raise
-    return _learn(registry, logdir, record, venv, hparams, alg, summary, echo, signals=signals)
+    return _learn(registry, logdir, record, venv, hparams, alg, summary, echo, signals=signals, evaluator=evaluator)
 
 
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
@@ -143,8 +150,8 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
                        f"pass --total-steps N to train further")
     device = resolve_device(record.get("device", "auto"))
     opts = record["run"]
-    spec, venv, hparams, alg, summary = prepare(registry, record, device, progress, start, opts.get("threads"),
-                                                fresh=state is None)
+    spec, venv, hparams, alg, summary, evaluator = prepare(registry, record, device, progress, start,
+                                                           opts.get("threads"), fresh=state is None)
     try:
         exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
         if state is not None:
@@ -163,4 +170,5 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
     except BaseException:
         close_env(venv)
         raise
-    return _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=state, signals=signals)
+    return _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=state, signals=signals,
+                  evaluator=evaluator)

@@ -1,6 +1,7 @@
 """Runs a user can trust: checkpoints, exact resume after signals, crashes, eval and plot. (Exact resume from
 a middle checkpoint and the NaN stop are part of every algorithm's contract: test_contract.)"""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from derl_core import checkpoint as ckpt
-from derl_core.testing import invoke, same_state
+from derl_core.testing import invoke, read_metrics, same_state
 
 from .conftest import DERL, run_derl
 
@@ -149,3 +150,23 @@ def test_eval_writes_gif_and_mp4_and_plot_writes_png(tmp_path):
     result = invoke(["plot", *runs, "--out", tmp_path / "curves.png"])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_every_logs_deterministic_returns_without_changing_training_and_resumes_exactly(tmp_path):
+    base = ["ppo", "--env-id", "CartPole-v1", "--total-steps", 4096, "--seed", 3, "--checkpoint-every", 1024,
+            "--keep-checkpoints", 10]
+    evals = ["--eval-every", 1024, "--eval-episodes", 2]
+    full, plain, cut = tmp_path / "full", tmp_path / "plain", tmp_path / "cut"
+    assert invoke([*base, *evals, "--logdir", full]).exit_code == 0
+    assert invoke([*base, "--logdir", plain]).exit_code == 0
+    rows = [r for r in read_metrics(full) if "charts/eval_return" in r]
+    assert [r["step"] for r in rows] == [1024, 2048, 3072, 4096] and all(r["charts/eval_return"] > 0 for r in rows)
+    same_state(ckpt.load(ckpt.list_checkpoints(full)[-1])["alg"], ckpt.load(ckpt.list_checkpoints(plain)[-1])["alg"])
+    shutil.copytree(full, cut)
+    for later in ckpt.list_checkpoints(cut)[3:]:
+        os.remove(later)
+    assert invoke(["resume", cut]).exit_code == 0
+    assert (cut / "metrics.jsonl").read_text() == (full / "metrics.jsonl").read_text()
+    assert invoke(["plot", full, "--out", tmp_path / "c.png"]).exit_code == 0
+    result = invoke(["ppo", "--env-id", "CartPole-v1", "--eval-episodes", 3, "--logdir", tmp_path / "x"])
+    assert result.exit_code == 2 and "--eval-episodes needs --eval-every" in result.stderr
