@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -x --durations=10
 
 bench: $(STAMP)
-	$(PY) bench/ppo_cartpole.py
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) runs build

@@ -110,10 +110,10 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
                            f"{per}; give --workers and --envs-per-worker only")
         hparams["num_envs"] = workers * per
         cfg.check_together(spec, hparams)
-    if eval_episodes and not eval_every:
-        raise BadInput("--eval-episodes needs --eval-every STEPS")
     elif envs_per_worker or ray_address:
         raise BadInput("--envs-per-worker and --ray-address need --workers N")
+    if eval_episodes and not eval_every:
+        raise BadInput("--eval-episodes needs --eval-every STEPS")
     logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
     rundir.check_logdir(logdir)
     device = resolve_device(device)
