@@ -117,7 +117,8 @@ def _atari(seed, subproc):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack
     gym.register_envs(ale_py)
     env = make_atari_env("BreakoutNoFrameskip-v4", n_envs=8, seed=seed,
-                         vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv)
+                         vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
+                         vec_env_kwargs={"start_method": "fork"} if subproc else None)   # ALE ids registered
     return VecFrameStack(env, 4)
 
 
@@ -258,6 +259,10 @@ def main():
         return
     selected = {k: v for k, v in table.items() if not args.only or k in args.only}
     report = {"machine": machine(), "seeds": args.seeds, "cases": {}}
+    latest = os.path.join(RESULTS, "latest.json")
+    if args.only and os.path.exists(latest):   # --only updates those cases of the last report
+        with open(latest) as f:
+            report["cases"] = json.load(f).get("cases", {})
     for case, (metric, steps, runners) in selected.items():
         results = {name: [] for name in runners}
         for seed in args.seeds:

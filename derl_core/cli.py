@@ -133,8 +133,8 @@ def show_alg_help(spec, width: int | None = None):
                         "deterministic episodes on a separate env and log their mean raw return as "
                         "charts/eval_return (derl plot draws it dashed)."),
              *wrap.wrap("--threads N: torch's threads; by default the cores shared out among the derl trainings "
-                        "running on this machine (one each on 2 cores when two run), and one when env worker "
-                        "processes share the cores."),
+                        "running on this machine (one each on 2 cores when two run); with env worker processes "
+                        "(Atari), one while they step and these during updates."),
              *wrap.wrap("--workers N: experience from N Ray actors, each with --envs-per-worker M envs (default: "
                         "num_envs / N) and a CPU copy of the policy; every rollout is collected with the newest "
                         "weights (policy lag 0, on- and off-policy alike). --ray-address joins a cluster; "

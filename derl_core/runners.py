@@ -57,6 +57,9 @@ class EnvRunner:
         space = env.single_action_space
         # Gaussian policies sample unbounded actions: the env gets them clipped, the loss the raw ones.
         self._bounds = (space.low, space.high) if type(space).__name__ == "Box" else None
+        # env worker processes step while the learner acts: one torch thread during collection (more would
+        # fight the workers for the cores), the learner's own count during updates (the workers then wait)
+        self.collect_threads = 1 if len(getattr(getattr(env, "unwrapped", env), "processes", ())) > 1 else None
 
     @property
     def step_count(self) -> int:
@@ -96,6 +99,16 @@ class EnvRunner:
     def collect(self, nsteps: int) -> dict:
         if getattr(self.env, "remote", False):   # envs in Ray actors (distributed.RemoteEnvs): whole rollouts
             return self._collect_remote(nsteps)
+        if self.collect_threads is None:
+            return self._collect(nsteps)
+        learner_threads = torch.get_num_threads()
+        torch.set_num_threads(self.collect_threads)
+        try:
+            return self._collect(nsteps)
+        finally:
+            torch.set_num_threads(learner_threads)
+
+    def _collect(self, nsteps: int) -> dict:
         steps = []
         for _ in range(nsteps):
             pred = self.get_next_actions(self.obs)

@@ -130,7 +130,9 @@ def test_default_threads_share_the_cores_among_derl_trainings(tmp_path, monkeypa
     proc = subprocess.Popen([DERL, "ppo", "--env-id", "CartPole-v1", "--total-steps", "1000000", "--logdir",
                              str(tmp_path / "r")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
+        deadline = time.time() + 60
+        while time.time() < deadline and not (tmp_path / "r").exists():   # it names itself derl-train first
+            time.sleep(0.1)
         assert build.trainings_running() >= 2
         shared = build.default_threads(venv)
     finally:

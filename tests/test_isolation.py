@@ -25,6 +25,11 @@ def test_a_plugin_that_calls_sys_exit_at_import_is_listed_not_fatal(listed):
     assert "sys.exit(3)" in broken_entry(listed, "unruly_exit")
 
 
+def test_a_plugin_that_prints_and_names_no_hook_arguments_works(listed):
+    """Its derl_register_commands() takes none of the hook's arguments: derl passes only those named."""
+    assert not [b for b in listed["broken"] if b["entry_point"] == "unruly_print"]
+
+
 def test_a_plugin_that_registers_then_raises_leaves_nothing_registered(listed, unruly_site, tmp_path):
     assert "half-way registration failed" in broken_entry(listed, "unruly_half")
     assert "half" not in {a["name"] for a in listed["algorithms"]}
