@@ -55,6 +55,19 @@ def start_ray(address: str | None, num_cpus: int | None = None):
     return temp
 
 
+def stop_ray(temp: str | None, logdir: str | None):
+    """Stops a Ray that derl started (`temp`: its directory), its session logs copied into `logdir/ray-logs`."""
+    if temp is None:
+        return
+    import ray
+    logs = os.path.join(temp, "session_latest", "logs")
+    if logdir and os.path.isdir(logs):
+        shutil.copytree(logs, os.path.join(logdir, "ray-logs"), dirs_exist_ok=True, symlinks=False,
+                        ignore_dangling_symlinks=True)
+    ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
+
+
 class _Episodes:
     """A Summary stand-in inside a worker: keeps (return, length, step) of the episodes that end."""
 
@@ -236,13 +249,5 @@ class RemoteEnvs:
                 ray.kill(w)
         except Exception:
             pass
-        if self._temp is not None:
-            import ray
-            if logdir:
-                logs = os.path.join(self._temp, "session_latest", "logs")
-                if os.path.isdir(logs):
-                    shutil.copytree(logs, os.path.join(logdir, "ray-logs"), dirs_exist_ok=True,
-                                    ignore_dangling_symlinks=True, symlinks=False)
-            ray.shutdown()
-            shutil.rmtree(self._temp, ignore_errors=True)
-            self._temp = None
+        stop_ray(self._temp, logdir)
+        self._temp = None

@@ -23,6 +23,28 @@ def write_video(path: str, frames: list, fps: int = 30):
                 writer.append_data(frame)
 
 
+def play(venv, act, episodes: int, seed: int, on_step=None):
+    """Plays `episodes` whole episodes on a one-env vector env with `act(obs) -> actions` (clipped to a Box's
+    bounds); yields (raw return, length) as each ends. `on_step()` runs after the reset and after each step."""
+    space = venv.single_action_space
+    obs, _ = venv.reset(seed=seed)
+    done = 0
+    if on_step is not None:
+        on_step()
+    while done < episodes:
+        actions = act(obs)
+        if hasattr(space, "low"):
+            actions = np.clip(actions, space.low, space.high)
+        obs, _, terminated, truncated, infos = venv.step(actions)
+        if on_step is not None:
+            on_step()
+        if terminated[0] or truncated[0]:
+            info = infos.get("final_info", {})
+            if "episode" in info and info["_episode"][0]:
+                done += 1
+                yield float(info["episode"]["r"][0]), int(info["episode"]["l"][0])
+
+
 class PeriodicEval:
     """`--eval-every STEPS --eval-episodes K`: at the first clean point past each multiple of STEPS, plays K
     deterministic episodes on a separate env instance (evaluation wrappers, the training env's normalisation
@@ -53,20 +75,8 @@ class PeriodicEval:
         for name, obj in state_objects(self.train_venv).items():   # the training normalisation statistics
             if name in here:
                 here[name].load_state_dict(obj.state_dict())
-        policy, returns = self.alg.policy, []
-        obs, _ = self.venv.reset(seed=self.seed + 1000 * round_)
-        low, high = getattr(self.venv.single_action_space, "low", None), getattr(self.venv.single_action_space,
-                                                                                 "high", None)
-        while len(returns) < self.episodes:
-            actions = policy.deterministic_actions(obs)
-            if low is not None:
-                actions = np.clip(actions, low, high)
-            obs, _, terminated, truncated, infos = self.venv.step(actions)
-            if terminated[0] or truncated[0]:
-                info = infos.get("final_info", {})
-                if "episode" in info and info["_episode"][0]:
-                    returns.append(float(info["episode"]["r"][0]))
-        return returns
+        return [ret for ret, _ in play(self.venv, self.alg.policy.deterministic_actions, self.episodes,
+                                       self.seed + 1000 * round_)]
 
     def close(self):
         close_env(self.venv)
@@ -115,21 +125,14 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
             policy.epsilon = Constant(policy.EVAL_EPSILON)
         returns, frames = [], []
         seed = record["seed"] + 10_000 if seed is None else seed
-        obs, _ = venv.reset(seed=seed)
-        if video:
-            frames.append(venv.unwrapped.envs[0].render())
-        while len(returns) < episodes:
-            actions = policy.deterministic_actions(obs) if deterministic else policy.act(obs)["actions"]
-            if hasattr(venv.single_action_space, "low"):
-                actions = np.clip(actions, venv.single_action_space.low, venv.single_action_space.high)
-            obs, _, terminated, truncated, infos = venv.step(actions)
+
+        def record_frame():   # the first episode only
             if video and not returns and len(frames) < MAX_VIDEO_FRAMES:
                 frames.append(venv.unwrapped.envs[0].render())
-            if terminated[0] or truncated[0]:
-                info = infos.get("final_info", {})
-                if "episode" in info and info["_episode"][0]:
-                    returns.append(float(info["episode"]["r"][0]))
-                    echo(f"episode {len(returns)}: return {returns[-1]:.1f}, length {int(info['episode']['l'][0])}")
+        act = policy.deterministic_actions if deterministic else (lambda obs: policy.act(obs)["actions"])
+        for ret, length in play(venv, act, episodes, seed, record_frame):
+            returns.append(ret)
+            echo(f"episode {len(returns)}: return {ret:.1f}, length {length}")
     finally:
         close_env(venv)
     echo(f"{record['algorithm']} on {record['env_id']} ({os.path.basename(checkpoint)}): "

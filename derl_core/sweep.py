@@ -123,7 +123,7 @@ def execute(registry, sweep_dir: str, max_parallel: int | None, address: str | N
     with open(os.path.join(sweep_dir, PLAN)) as f:
         record = json.load(f)
     plan, alg, env_id, options = record["runs"], record["algorithm"], record["env_id"], record["options"]
-    from .distributed import start_ray
+    from .distributed import start_ray, stop_ray
     temp = start_ray(address)
     import ray
     try:
@@ -163,14 +163,7 @@ def execute(registry, sweep_dir: str, max_parallel: int | None, address: str | N
             if live is not None:
                 live.stop()
     finally:
-        if temp is not None:
-            import shutil
-            logs = os.path.join(temp, "session_latest", "logs")
-            if os.path.isdir(logs):
-                shutil.copytree(logs, os.path.join(sweep_dir, "ray-logs"), dirs_exist_ok=True, symlinks=False,
-                                ignore_dangling_symlinks=True)
-            ray.shutdown()
-            shutil.rmtree(temp, ignore_errors=True)
+        stop_ray(temp, sweep_dir)
     failed = {n: s for n, s in status.items() if s.startswith("failed")}
     results = summarize(sweep_dir, plan)
     echo(results["markdown"])
