@@ -63,7 +63,7 @@ def trainings_running() -> int:
     return count
 
 
-def default_threads(venv) -> int:
+def default_threads() -> int:
     """torch's intra-op threads unless --threads says: the cores this process may use, shared out among the
     derl trainings running on the machine. (With env worker processes, the EnvRunner drops to one thread while
     they step, and the updates get these.)
@@ -77,14 +77,14 @@ def default_threads(venv) -> int:
     return max(1, cores // trainings_running())
 
 
-def setup_torch(venv, threads: int | None = None):
+def setup_torch(threads: int | None = None):
     """Sets torch's threads; returns a clean-point hook that re-shares the cores every 30 s as trainings start
     and end on the machine (None when --threads fixed them)."""
     import time
 
     import torch
     mark_training()
-    torch.set_num_threads(threads or default_threads(venv))
+    torch.set_num_threads(threads or default_threads())
     if threads:
         return None
     state = {"at": time.monotonic()}
@@ -92,7 +92,7 @@ def setup_torch(venv, threads: int | None = None):
     def reshare(runner):
         if time.monotonic() - state["at"] >= 30:
             state["at"] = time.monotonic()
-            wanted = default_threads(venv)
+            wanted = default_threads()
             if wanted != torch.get_num_threads():
                 torch.set_num_threads(wanted)
     return reshare
@@ -107,9 +107,7 @@ def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purp
         if checkpoint is None:
             return None, None
     else:
-        if os.path.islink(checkpoint):
-            raise BadInput(f"checkpoint '{checkpoint}' is a symbolic link; derl does not follow links")
-        state = ckpt.load(checkpoint)
+        state = ckpt.load(checkpoint)   # a link is refused there (O_NOFOLLOW)
     if state["algorithm"] != record["algorithm"]:
         raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state['algorithm']}', "
                        f"but '{run_dir}' is a {record['algorithm']} run")
@@ -177,7 +175,7 @@ def prepare(registry, record: dict, device: str, progress: bool, start: int = 0,
     from .summary import Summary
     spec, venv, hparams = build(registry, record, device)
     try:
-        reshare = setup_torch(venv, threads)
+        reshare = setup_torch(threads)
         if fresh:
             seed_everything(record["seed"])
         summary = Summary(None, hparams["total_steps"], progress=progress, start_step=start)

@@ -17,6 +17,8 @@ from .plugins import registry
 RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkpoint_every": int,
                "keep_checkpoints": int, "save_replay": bool, "threads": int, "workers": int,
                "envs_per_worker": int, "ray_address": str, "eval_every": int, "eval_episodes": int}
+RUN_BOUNDS = {"checkpoint_every": 2**62, "keep_checkpoints": 10**6, "threads": 1024, "workers": 4096,
+              "envs_per_worker": 4096, "eval_every": 2**62, "eval_episodes": 10**6}
 PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
 
 
@@ -112,8 +114,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
 
 
 def show_alg_help(spec, width: int | None = None):
-    """The algorithm's usage and hyperparameters with their default per env family: a table on a wide
-    terminal, one entry per hyperparameter (wrapped to the width) on a narrow one or when piped."""
+    """The algorithm's usage and hyperparameters with their default per env family, one entry per
+    hyperparameter, wrapped to the terminal's width (80 columns when piped)."""
     import shutil
     import textwrap
     reg = registry()
@@ -199,6 +201,9 @@ def parse_run_args(spec, tokens: list):
         else:
             overrides[key] = value
         i += 1
+    for key, high in RUN_BOUNDS.items():
+        if key in options and not 1 <= options[key] <= high:
+            raise BadInput(f"--{key.replace('_', '-')} must be in [1, {high}], got {options[key]}")
     return options, overrides
 
 
@@ -211,11 +216,6 @@ def run_algorithm(alg: str, tokens: list):
         return
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")
-    for key, high in (("checkpoint_every", 2**62), ("keep_checkpoints", 10**6), ("threads", 1024),
-                      ("workers", 4096), ("envs_per_worker", 4096), ("eval_every", 2**62),
-                      ("eval_episodes", 10**6)):
-        if key in options and not 1 <= options[key] <= high:
-            raise BadInput(f"--{key.replace('_', '-')} must be in [1, {high}], got {options[key]}")
     from .session import train
     _guard(lambda: train(reg, alg, options["env_id"], overrides, logdir=options.get("logdir"),
                          seed=options.get("seed", 1), device=options.get("device", "auto"),
@@ -267,7 +267,8 @@ def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written 
     _guard(lambda: resume(registry(), run_dir, total_steps, checkpoint))
 
 
-SWEEP_OPTIONS = {"seeds": str, "set": list, "max_parallel": int}
+SWEEP_OPTIONS = ("seeds", "set", "max_parallel")
+SWEEP_RUN_OPTIONS = ("env_id", "logdir", "device", "checkpoint_every", "ray_address")   # the rest are per run
 
 
 @app.command("sweep", context_settings=PASSTHROUGH, add_help_option=False)
@@ -313,9 +314,11 @@ def sweep_cmd(ctx: typer.Context):
         return
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl sweep {alg} --env-id CartPole-v1 --seeds 0-2)")
-    for key in ("seed", "workers", "envs_per_worker", "threads"):
-        if key in options:
-            raise BadInput(f"--{key.replace('_', '-')} is not an option of a sweep (--seeds sets the seeds)")
+    for key in options:
+        if key not in SWEEP_RUN_OPTIONS:
+            raise BadInput(f"--{key.replace('_', '-')} is not an option of a sweep (it takes "
+                           f"{', '.join('--' + k.replace('_', '-') for k in SWEEP_RUN_OPTIONS)}; --seeds sets "
+                           f"the seeds)")
     from .sweep import start
     start(reg, alg, options["env_id"], sweep.get("seeds", "0"), sweep["set"], overrides,
           {"device": options.get("device", "cpu"), "checkpoint_every": options.get("checkpoint_every")},

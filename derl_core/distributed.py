@@ -92,7 +92,7 @@ def _worker_class():
             torch.set_num_threads(threads)
             ctx = ray.get_runtime_context()
             self.restarted = ctx.was_current_actor_reconstructed
-            self.index, self.seed = index, seed + index * num_envs
+            self.seed = seed + index * num_envs
             if self.restarted:   # new episodes, from another seed than the ones the dead worker used
                 self.seed += 7919 * (1 + int(time.time()) % 1000)
             torch.manual_seed(self.seed + 1_000_003)
@@ -100,9 +100,8 @@ def _worker_class():
             self.runner = None
 
         def info(self):
-            return {"pid": os.getpid(), "observation_space": self.venv.single_observation_space,
-                    "action_space": self.venv.single_action_space, "num_envs": self.venv.num_envs,
-                    "restarted": self.restarted}
+            return {"observation_space": self.venv.single_observation_space,
+                    "action_space": self.venv.single_action_space}
 
         def set_policy(self, policy):
             from .runners import Clock, EnvRunner
@@ -143,7 +142,6 @@ class RemoteEnvs:
     def __init__(self, env_id: str, workers: int, envs_per_worker: int, seed: int, normalize: bool = True,
                  address: str | None = None):
         import ray
-        self.env_id, self.seed = env_id, seed
         self._temp = start_ray(address)
         worker = _worker_class()
         self.workers = [worker.remote(env_id, envs_per_worker, seed, i, normalize) for i in range(workers)]
@@ -155,16 +153,11 @@ class RemoteEnvs:
                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         self.single_observation_space = infos[0]["observation_space"]
         self.single_action_space = infos[0]["action_space"]
-        self.envs_per_worker = envs_per_worker
         self.num_envs = workers * envs_per_worker
         self.restarts = 0
         self.timing = {"broadcast": 0.0, "gather": 0.0, "rollouts": 0}
         self._policy_sent = None
         self.unwrapped = self
-
-    def pids(self) -> list:
-        import ray
-        return [info["pid"] for info in ray.get([w.info.remote() for w in self.workers])]
 
     def _send_policy(self, policy):
         """A CPU copy of the policy (its model, schedules, clock) to every worker, through one object."""
@@ -229,9 +222,6 @@ class RemoteEnvs:
                 time.sleep(0.5)
         raise EnvError(f"Ray env worker {i} was not restarted within {timeout:.0f} s "
                        f"({type(last).__name__})") from None
-
-    def reset(self, seed=None):
-        return None, {}
 
     # ---- state: the workers' env wrappers (normalisation statistics)
     def state_dict(self) -> dict:

@@ -118,10 +118,19 @@ def _table(plan, sweep_dir, status):
     return table
 
 
-def execute(registry, sweep_dir: str, max_parallel: int | None, address: str | None, echo=print):
-    """Runs (or continues) the sweep in `sweep_dir`, then writes its results and figures."""
-    with open(os.path.join(sweep_dir, PLAN)) as f:
-        record = json.load(f)
+def read_plan(sweep_dir: str) -> dict:
+    """sweep.json of `sweep_dir`, checked for its shape."""
+    try:
+        with open(os.path.join(sweep_dir, PLAN)) as f:
+            record = json.load(f)
+        record["runs"], record["algorithm"], record["env_id"], record["options"]
+    except (ValueError, KeyError, TypeError):
+        raise BadInput(f"'{os.path.join(sweep_dir, PLAN)}' is not a derl sweep plan") from None
+    return record
+
+
+def execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, address: str | None, echo=print):
+    """Runs (or continues) the sweep planned in `record` in `sweep_dir`, then writes its results and figures."""
     plan, alg, env_id, options = record["runs"], record["algorithm"], record["env_id"], record["options"]
     from .distributed import start_ray, stop_ray
     temp = start_ray(address)
@@ -213,15 +222,14 @@ def start(registry, alg: str, env_id: str, seeds: str, sets: list, overrides: di
     plan = make_plan(registry, alg, env_id, parse_seeds(seeds), parse_sets(sets), overrides)
     sweep_dir = logdir or os.path.join("runs", f"sweep__{env_id.replace('/', '-')}__{alg}__{int(time.time())}")
     record = {"algorithm": alg, "env_id": env_id, "options": options, "runs": plan}
-    if os.path.isfile(os.path.join(sweep_dir, PLAN)):
-        with open(os.path.join(sweep_dir, PLAN)) as f:
-            if json.load(f) != json.loads(json.dumps(record)):
-                raise BadInput(f"'{sweep_dir}' holds another sweep; pick another --logdir")
+    if is_sweep(sweep_dir):
+        if read_plan(sweep_dir) != json.loads(json.dumps(record)):
+            raise BadInput(f"'{sweep_dir}' holds another sweep; pick another --logdir")
     else:
         rundir.check_logdir(sweep_dir)
         rundir.create_run(sweep_dir, record, PLAN)
     echo(f"sweep of {len(plan)} runs in {sweep_dir} (continue an interrupted one with: derl resume {sweep_dir})")
-    return execute(registry, sweep_dir, max_parallel, address, echo)
+    return execute(registry, sweep_dir, record, max_parallel, address, echo)
 
 
 def is_sweep(path: str) -> bool:
@@ -229,11 +237,6 @@ def is_sweep(path: str) -> bool:
 
 
 def resume_sweep(registry, sweep_dir: str, max_parallel=None, address=None, echo=print):
-    try:
-        with open(os.path.join(sweep_dir, PLAN)) as f:
-            record = json.load(f)
-        record["runs"], record["algorithm"], record["env_id"]
-    except (ValueError, KeyError, TypeError):
-        raise BadInput(f"'{os.path.join(sweep_dir, PLAN)}' is not a derl sweep plan") from None
+    record = read_plan(sweep_dir)
     echo(f"continuing the sweep in {sweep_dir}")
-    return execute(registry, sweep_dir, max_parallel, address, echo)
+    return execute(registry, sweep_dir, record, max_parallel, address, echo)

@@ -126,7 +126,7 @@ def test_default_threads_share_the_cores_among_derl_trainings(tmp_path, monkeypa
     from .conftest import DERL
     venv = make("CartPole-v1", 2, seed=0)
     monkeypatch.setattr(build.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    alone = build.default_threads(venv)
+    alone = build.default_threads()
     proc = subprocess.Popen([DERL, "ppo", "--env-id", "CartPole-v1", "--total-steps", "1000000", "--logdir",
                              str(tmp_path / "r")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -134,7 +134,7 @@ def test_default_threads_share_the_cores_among_derl_trainings(tmp_path, monkeypa
         while time.time() < deadline and not (tmp_path / "r").exists():   # it names itself derl-train first
             time.sleep(0.1)
         assert build.trainings_running() >= 2
-        shared = build.default_threads(venv)
+        shared = build.default_threads()
     finally:
         proc.kill()
         proc.wait()

@@ -128,3 +128,9 @@ def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path):
         if d.name in done:
             assert os.path.getmtime(ckpt.list_checkpoints(d)[-1]) == done[d.name]   # kept, not trained again
     assert len(json.loads((sweep / "results.json").read_text())) == 2
+
+
+def test_a_sweep_refuses_run_options_it_would_drop(tmp_path):
+    out = run_derl([*SWEEP, "--eval-every", "100", "--logdir", tmp_path / "sw"])
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "--eval-every is not an option of a sweep" in out.stderr and not (tmp_path / "sw").exists()
