@@ -56,6 +56,25 @@ def check_finite(modules: dict, step_count: int):
                 raise NonFiniteError(f"parameter {name}.{pname} is not finite at step {step_count}")
 
 
+class CopyTarget:
+    """An after_update callback: copies `model` into `target` every `every` gradient steps. It counts its
+    calls, so it has state: list it in the Alg's checkpointables (DQN, derl-minidqn)."""
+
+    def __init__(self, model: torch.nn.Module, target: torch.nn.Module, every: int):
+        self.model, self.target, self.every, self.count = model, target, every, 0
+
+    def __call__(self, batch, stats):
+        self.count += 1
+        if self.count % self.every == 0:
+            self.target.load_state_dict(self.model.state_dict())
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        self.count = int(state["count"])
+
+
 class _Done(Exception):
     pass
 

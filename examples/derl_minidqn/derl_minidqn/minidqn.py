@@ -1,7 +1,7 @@
 """The smallest DQN, on derl's experience replay:
 
   EnvRunner (epsilon-greedy) -> ExperienceReplay (uniform, 1-step) -> batches -> TDLoss (MSE) -> Adam
-  -> after each step: CopyTarget every target_every gradient steps
+  -> after each step: the core's CopyTarget every target_every gradient steps
 
 Everything with state (the replay, the target copy's counter, the policy's RNG, the runner) is checkpointed:
 the replay and the counter because they are listed, the rest because the core finds it.
@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from derl_core import Alg, AlgLoss, EnvRunner, Factory, Trainer
+from derl_core.alg import CopyTarget
 from derl_core.models import make_torso
 from derl_core.policy import EpsilonGreedyPolicy
 from derl_core.replay import ExperienceReplay, ReplayStorage
@@ -39,22 +40,6 @@ class TDLoss(AlgLoss):
             targets = batch["rewards"] + batch["discounts"] * next_q   # discounts: 0 where terminated
         loss = F.mse_loss(q, targets)
         return loss, {"losses/td_loss": loss.detach(), "losses/q_values": q.detach().mean()}
-
-
-class CopyTarget:
-    def __init__(self, model, target, every):
-        self.model, self.target, self.every, self.count = model, target, every, 0
-
-    def __call__(self, batch, stats):
-        self.count += 1
-        if self.count % self.every == 0:
-            self.target.load_state_dict(self.model.state_dict())
-
-    def state_dict(self):
-        return {"count": self.count}
-
-    def load_state_dict(self, state):
-        self.count = int(state["count"])
 
 
 class MiniDQNFactory(Factory):

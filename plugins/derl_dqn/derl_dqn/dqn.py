@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from derl_core import Alg, AlgLoss, EnvRunner, Factory, Trainer
+from derl_core.alg import CopyTarget
 from derl_core.models import make_torso
 from derl_core.policy import EpsilonGreedyPolicy
 from derl_core.replay import ExperienceReplay, ReplayStorage
@@ -106,24 +107,6 @@ class UpdatePriorities:
     def __call__(self, batch, stats):
         self.storage.update_priorities(batch["indices"].cpu().numpy(), batch["td_errors"].cpu().numpy())
         return {"charts/per_beta": self.beta(self.clock())}
-
-
-class CopyTarget:
-    """Copies the online net into the target net every `interval` gradient steps (counted, checkpointed)."""
-
-    def __init__(self, model, target, interval):
-        self.model, self.target, self.interval, self.count = model, target, interval, 0
-
-    def __call__(self, batch, stats):
-        self.count += 1
-        if self.count % self.interval == 0:
-            self.target.load_state_dict(self.model.state_dict())
-
-    def state_dict(self):
-        return {"count": self.count}
-
-    def load_state_dict(self, state):
-        self.count = int(state["count"])
 
 
 class DQNFactory(Factory):
