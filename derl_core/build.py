@@ -130,12 +130,12 @@ def build(registry, record: dict, device: str, training=True, num_envs=None, ren
         registry.family_for(record["env_id"])
         venv = RemoteEnvs(record["env_id"], run["workers"], hparams["num_envs"] // run["workers"],
                           record["seed"], normalize=hparams.get("normalize_env", True),
-                          address=run.get("ray_address"))
+                          address=run.get("ray_address"), backend=run.get("env_backend"))
         venv.env_id = record["env_id"]
     else:
         venv = envs.make(record["env_id"], num_envs or hparams["num_envs"], seed=record["seed"],
                          registry=registry, training=training, render_mode=render_mode,
-                         normalize=hparams.get("normalize_env", True))
+                         normalize=hparams.get("normalize_env", True), backend=run.get("env_backend"))
     try:
         envs.check_action_space(spec, venv)
         if num_envs is not None:

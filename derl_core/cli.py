@@ -16,7 +16,8 @@ from .plugins import registry
 
 RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkpoint_every": int,
                "keep_checkpoints": int, "save_replay": bool, "threads": int, "workers": int,
-               "envs_per_worker": int, "ray_address": str, "eval_every": int, "eval_episodes": int}
+               "envs_per_worker": int, "ray_address": str, "eval_every": int, "eval_episodes": int,
+               "env_backend": str}
 RUN_BOUNDS = {"checkpoint_every": 2**62, "keep_checkpoints": 10**6, "threads": 1024, "workers": 4096,
               "envs_per_worker": 4096, "eval_every": 2**62, "eval_episodes": 10**6}
 PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
@@ -125,7 +126,7 @@ def show_alg_help(spec, width: int | None = None):
     lines = [*wrap.wrap(f"derl {spec.name} ({spec.distribution} {spec.version}): {spec.summary}"),
              *wrap.wrap(f"usage: derl {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
                         f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay | --no-save-replay] "
-                        f"[--threads N] [--eval-every STEPS [--eval-episodes K]] "
+                        f"[--threads N] [--eval-every STEPS [--eval-episodes K]] [--env-backend envpool|gymnasium] "
                         f"[--workers N [--envs-per-worker M] [--ray-address ADDR]] "
                         f"[--HYPERPARAMETER VALUE ...]"),
              *wrap.wrap("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
@@ -134,6 +135,9 @@ def show_alg_help(spec, width: int | None = None):
              *wrap.wrap("--eval-every STEPS: every STEPS env steps, play --eval-episodes K (default 5) "
                         "deterministic episodes on a separate env and log their mean raw return as "
                         "charts/eval_return (derl plot draws it dashed)."),
+             *wrap.wrap("--env-backend: Atari and MuJoCo step in EnvPool (C++, same observations and episode "
+                        "statistics) wherever it is installed; gymnasium picks the Python stack. Videos always "
+                        "use gymnasium."),
              *wrap.wrap("--threads N: torch's threads; by default the cores shared out among the derl trainings "
                         "running on this machine (one each on 2 cores when two run); with env worker processes "
                         "(Atari), one while they step and these during updates."),
@@ -224,7 +228,7 @@ def run_algorithm(alg: str, tokens: list):
                          save_replay=options.get("save_replay"), threads=options.get("threads"),
                          workers=options.get("workers"), envs_per_worker=options.get("envs_per_worker"),
                          ray_address=options.get("ray_address"), eval_every=options.get("eval_every"),
-                         eval_episodes=options.get("eval_episodes")))
+                         eval_episodes=options.get("eval_episodes"), env_backend=options.get("env_backend")))
 
 
 def _guard(fn):

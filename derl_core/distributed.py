@@ -85,7 +85,7 @@ def _worker_class():
     class EnvWorker:
         """A vector env (the family's own stack) and a CPU copy of the policy, collecting rollouts."""
 
-        def __init__(self, env_id, num_envs, seed, index, normalize, threads=1):
+        def __init__(self, env_id, num_envs, seed, index, normalize, backend=None, threads=1):
             import torch
 
             from . import env as envs
@@ -96,7 +96,7 @@ def _worker_class():
             if self.restarted:   # new episodes, from another seed than the ones the dead worker used
                 self.seed += 7919 * (1 + int(time.time()) % 1000)
             torch.manual_seed(self.seed + 1_000_003)
-            self.venv = envs.make(env_id, num_envs, seed=self.seed, normalize=normalize)
+            self.venv = envs.make(env_id, num_envs, seed=self.seed, normalize=normalize, backend=backend)
             self.runner = None
 
         def info(self):
@@ -140,11 +140,11 @@ class RemoteEnvs:
     remote = True   # EnvRunner.collect hands whole rollouts to `collect`
 
     def __init__(self, env_id: str, workers: int, envs_per_worker: int, seed: int, normalize: bool = True,
-                 address: str | None = None):
+                 address: str | None = None, backend: str | None = None):
         import ray
         self._temp = start_ray(address)
         worker = _worker_class()
-        self.workers = [worker.remote(env_id, envs_per_worker, seed, i, normalize) for i in range(workers)]
+        self.workers = [worker.remote(env_id, envs_per_worker, seed, i, normalize, backend) for i in range(workers)]
         try:
             infos = ray.get([w.info.remote() for w in self.workers])
         except Exception as exc:

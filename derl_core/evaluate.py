@@ -60,7 +60,8 @@ class PeriodicEval:
         self.alg, self.train_venv, self.summary = alg, train_venv, summary
         self.every, self.episodes, self.seed = every, episodes, record["seed"] + 20_000
         self.venv = envs.make(record["env_id"], 1, seed=self.seed, registry=registry, training=False,
-                              normalize=record["hyperparameters"].get("normalize_env", True))
+                              normalize=record["hyperparameters"].get("normalize_env", True),
+                              backend=record.get("run", {}).get("env_backend"))
         self.last = alg.runner.step_count
 
     def hook(self, runner):
@@ -108,6 +109,8 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
     import torch
     from .schedules import Constant
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # pygame renders off-screen, without a display
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")        # MuJoCo too (its default needs a display)
     spec, venv, hparams = build(registry, record, "cpu", training=False, num_envs=1,
                                 render_mode="rgb_array" if video else None)
     try:
@@ -128,7 +131,11 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
 
         def record_frame():   # the first episode only
             if video and not returns and len(frames) < MAX_VIDEO_FRAMES:
-                frames.append(venv.unwrapped.envs[0].render())
+                try:
+                    frames.append(venv.unwrapped.envs[0].render())
+                except Exception as exc:
+                    raise BadInput(f"cannot render {record['env_id']} on this machine for --video "
+                                   f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]})") from None
         act = policy.deterministic_actions if deterministic else (lambda obs: policy.act(obs)["actions"])
         for ret, length in play(venv, act, episodes, seed, record_frame):
             returns.append(ret)

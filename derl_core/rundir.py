@@ -199,6 +199,8 @@ def validate_record(registry, record: dict, path: str = CONFIG) -> tuple:
             raise BadInput(f"{path}: run option '{key}' should be a positive integer or null")
     if run.get("save_replay") not in (None, True, False):
         raise BadInput(f"{path}: run option 'save_replay' should be true, false or null")
+    if run.get("env_backend") is not None:
+        check_backend(run["env_backend"], f"{path}: run option 'env_backend'")
     if not isinstance(run.get("ray_address") or "", str):
         raise BadInput(f"{path}: run option 'ray_address' should be a string or null")
     if run.get("workers") and resolved["num_envs"] % run["workers"]:
@@ -206,6 +208,12 @@ def validate_record(registry, record: dict, path: str = CONFIG) -> tuple:
     if not isinstance(record.get("device", "auto"), str):
         raise BadInput(f"{path}: 'device' should be a string")
     return spec, family, resolved
+
+
+def check_backend(backend, what: str = "--env-backend"):
+    from .env import BACKENDS   # no gymnasium import: env/__init__ imports it lazily
+    if backend is not None and backend not in BACKENDS:
+        raise BadInput(f"{what} must be one of {', '.join(BACKENDS)}, got {printable(str(backend))[:40]}")
 
 
 def check_seed(seed):

@@ -42,6 +42,8 @@ def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=N
         summary.open(run_dir)
         if state is None:
             summary.text("hyperparameters", hyperparameter_table(hparams))
+            summary.text("env", f"{record['env_id']}: family {family.name}, backend "
+                                f"{getattr(venv, 'backend', 'ray workers')}")
         every = opts.get("checkpoint_every") or max(1, min(total // 10, 250_000))
         control = RunControl(run_dir, alg, venv, summary, record, every, opts.get("keep_checkpoints", 3),
                              opts.get("save_replay"), exact, signals)
@@ -97,7 +99,8 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
           device: str = "auto", progress: bool = True, echo=print, checkpoint_every: int | None = None,
           keep_checkpoints: int = 3, save_replay: bool | None = None, threads: int | None = None,
           workers: int | None = None, envs_per_worker: int | None = None, ray_address: str | None = None,
-          signals: bool = True, eval_every: int | None = None, eval_episodes: int | None = None) -> str:
+          signals: bool = True, eval_every: int | None = None, eval_episodes: int | None = None,
+          env_backend: str | None = None) -> str:
     rundir.check_seed(seed)
     rundir.check_env_id(env_id)
     spec = registry.algorithm(alg_name)
@@ -112,6 +115,7 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
         cfg.check_together(spec, hparams)
     elif envs_per_worker or ray_address:
         raise BadInput("--envs-per-worker and --ray-address need --workers N")
+    rundir.check_backend(env_backend)
     if eval_episodes and not eval_every:
         raise BadInput("--eval-episodes needs --eval-every STEPS")
     logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
@@ -121,7 +125,8 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
               "env_id": env_id, "family": family.name, "seed": seed, "device": device,
               "run": {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
                       "save_replay": save_replay, "threads": threads, "workers": workers,
-                      "ray_address": ray_address, "eval_every": eval_every, "eval_episodes": eval_episodes},
+                      "ray_address": ray_address, "eval_every": eval_every, "eval_episodes": eval_episodes,
+                      "env_backend": env_backend},
               "hyperparameters": hparams}
     spec, venv, hparams, alg, summary, evaluator = prepare(registry, record, device, progress, threads=threads)
     try:

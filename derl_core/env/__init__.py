@@ -17,14 +17,48 @@ def family_of(env_id: str, registry=None):
     return registry.family_for(env_id)
 
 
-def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
-         render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True):
-    """A gymnasium VectorEnv with `.family` and `.env_id` attributes. Seeding happens at the first reset."""
-    import gymnasium as gym
+BACKENDS = ("envpool", "gymnasium")
 
+
+def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
+         render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True,
+         backend: str | None = None):
+    """A gymnasium VectorEnv with `.family`, `.env_id` and `.backend` attributes. Seeding happens at the first
+    reset. `backend`: None picks EnvPool where the family offers it (`envpool_task`) and it is installed,
+    "gymnasium" the gymnasium stack, "envpool" insists. Rendering (videos) always uses gymnasium."""
     family = family_of(env_id, registry)
-    module = load_object(family.module)
+    try:
+        module = load_object(family.module)
+    except Exception as exc:   # e.g. a MUJOCO_GL the machine has no library for
+        raise BadInput(f"the {family.name} env family ({family.module}) cannot be loaded: "
+                       f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc) else ''}") from None
     env_id = module.resolve_id(env_id)
+    venv = None
+    if backend != "gymnasium" and render_mode is None:
+        venv = _make_pool(module, family.name, env_id, num_envs, seed, training, required=backend == "envpool")
+    if venv is None:
+        venv = _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family)
+        venv.backend = "gymnasium"
+    venv = module.wrap_vector(venv, training, normalize=normalize)
+    venv.family, venv.env_id, venv.backend = family.name, env_id, venv.unwrapped.backend
+    return venv
+
+
+def _make_pool(module, family: str, env_id: str, num_envs: int, seed, training: bool, required: bool):
+    from . import pool
+    task = module.envpool_task(env_id, training) if hasattr(module, "envpool_task") else None
+    why = (f"the {family} family has no EnvPool version of {env_id}" if task is None
+           else "EnvPool is not installed (pip install envpool)" if not pool.available()
+           else f"EnvPool has no task {task.task_id}" if not pool.has_task(task.task_id) else None)
+    if why:
+        if required:
+            raise BadInput(f"--env-backend envpool: {why}")
+        return None
+    return pool.make(task, num_envs, seed)
+
+
+def _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family):
+    import gymnasium as gym
     fns = [functools.partial(module.make_single, env_id, training, render_mode) for _ in range(num_envs)]
     if asynchronous is None:
         asynchronous = family.vectorization == "async" and num_envs > 1
@@ -35,8 +69,6 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
         raise
     except Exception as exc:
         raise BadInput(f"cannot make env '{env_id}': {type(exc).__name__}: {exc}") from None
-    venv = module.wrap_vector(venv, training, normalize=normalize)
-    venv.family, venv.env_id = family.name, env_id
     return venv
 
 

@@ -2,6 +2,8 @@
 at the start of an episode), and for training episodic life, fire reset and sign-clipped rewards.
 Episode statistics are recorded before episodic life and reward clipping: raw scores of whole games.
 Episodes are capped at 108k frames. For evaluation, FIRE is also pressed after each lost life."""
+import re
+
 import ale_py
 import gymnasium as gym
 import numpy as np
@@ -11,6 +13,7 @@ from .classic import check_registered
 gym.register_envs(ale_py)
 
 MAX_AGENT_STEPS = 27_000   # 108k frames: the usual cap on an Atari episode (Machado et al. 2018)
+NOOP_MAX = 30   # up to 30 no-op actions after a reset: random starts
 
 
 def resolve_id(env_id: str) -> str:
@@ -74,7 +77,7 @@ class FireReset(gym.Wrapper):
 
 def make_single(env_id: str, training: bool = True, render_mode=None):
     env = gym.make(env_id, frameskip=1, render_mode=render_mode)
-    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=NOOP_MAX, frame_skip=4, screen_size=84,
                                           terminal_on_life_loss=False, grayscale_obs=True)
     env = gym.wrappers.TimeLimit(env, MAX_AGENT_STEPS)
     env = gym.wrappers.RecordEpisodeStatistics(env)
@@ -91,3 +94,19 @@ def make_single(env_id: str, training: bool = True, render_mode=None):
 
 def wrap_vector(venv, training: bool = True, **options):
     return venv
+
+
+def envpool_task(env_id: str, training: bool = True):
+    """The same stack in EnvPool (pool.py stacks the frames, zero-padded, and keeps whole-game statistics);
+    ALE/*-v5 ids keep their sticky actions (0.25)."""
+    from .pool import PoolTask
+    m = re.match(r"^(?:ALE/(\w+)-v5|(\w+)NoFrameskip-v4)$", env_id)
+    if not m:
+        return None
+    game = m.group(1) or m.group(2)
+    config = dict(stack_num=1, frame_skip=4, noop_max=max(NOOP_MAX, 1), img_height=84, img_width=84, gray_scale=True,
+                  use_inter_area_resize=True, max_episode_steps=MAX_AGENT_STEPS, use_fire_reset=True,
+                  repeat_action_probability=0.25 if m.group(1) else 0.0,
+                  episodic_life=training, reward_clip=training)
+    fire = not training and "FIRE" in gym.make(env_id).unwrapped.get_action_meanings()
+    return PoolTask(f"{game}-v5", config, stack=4, whole_games=training, fire_on_life_loss=fire)

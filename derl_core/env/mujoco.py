@@ -28,3 +28,9 @@ def make_single(env_id: str, training: bool = True, render_mode=None):
 
 def wrap_vector(venv, training: bool = True, normalize: bool = True, **options):
     return NormalizeObsReward(venv, training=training) if normalize else venv
+
+
+def envpool_task(env_id: str, training: bool = True):
+    """EnvPool's own MuJoCo tasks (same ids, same defaults); episodes capped at 1000 steps as in gymnasium."""
+    from .pool import PoolTask
+    return PoolTask(env_id, {"max_episode_steps": gym.spec(env_id).max_episode_steps or 1000})
