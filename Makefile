@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 STAMP  := $(VENV)/.derl-installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-learning clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# learning on real tasks beside SB3 (about an hour on 2 cores): bench/results/learning.md and PNGs
+bench-learning: $(STAMP)
+	$(PY) bench/learning.py
 
 clean:
 	rm -rf $(VENV) runs build
