@@ -24,7 +24,7 @@ RESULTS = os.path.join(HERE, "results")
 
 
 # ------------------------------------------------------------------------------------------------ children
-def derl_child(alg, env_id, seed, overrides, threads=None, workers=None):
+def derl_child(alg, env_id, seed, overrides, threads=None, env_backend=None):
     """Trains with derl; wall of the training, steps/s from the first update on, returns."""
     from derl_core import alg as alg_module
     from derl_core.plugins import registry
@@ -40,7 +40,8 @@ def derl_child(alg, env_id, seed, overrides, threads=None, workers=None):
     logdir = os.path.join(tempfile.mkdtemp(prefix="derl-bench-"), "run")
     start = time.perf_counter()
     train(registry(), alg, env_id, {k: str(v) for k, v in overrides.items()}, logdir=logdir, seed=seed,
-          device="cpu", progress=False, echo=lambda *a: None, threads=threads, checkpoint_every=10**12)
+          device="cpu", progress=False, echo=lambda *a: None, threads=threads, checkpoint_every=10**12,
+          env_backend=env_backend)
     end = time.perf_counter()
     rows = [json.loads(line) for line in open(os.path.join(logdir, "metrics.jsonl"))]
     returns = [r["charts/episodic_return"] for r in rows if "charts/episodic_return" in r]
@@ -188,6 +189,8 @@ def cases(quick: bool):
             "sb3": lambda s, t: sb3_child(sb3_sac_pendulum, t, s)}),
         "ppo-breakout": ("sps", n(20_480), {
             "derl": lambda s, t: derl_child("ppo", "BreakoutNoFrameskip-v4", s, {"total_steps": t}),
+            "derl-gymnasium": lambda s, t: derl_child("ppo", "BreakoutNoFrameskip-v4", s, {"total_steps": t},
+                                                      env_backend="gymnasium"),
             "sb3-dummy": lambda s, t: sb3_child(sb3_ppo_breakout(False), t, s, start_at=1024),
             "sb3-subproc": lambda s, t: sb3_child(sb3_ppo_breakout(True), t, s, start_at=1024)}),
         "dqn-breakout": ("sps", max(3_000, n(6_000)), {
@@ -242,7 +245,15 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
             "torch_threads_default": torch.get_num_threads(), "python": platform.python_version(),
             "torch": torch.__version__, "gymnasium": gymnasium.__version__, "sb3": stable_baselines3.__version__,
-            "derl": derl_core.__version__, "date": time.strftime("%Y-%m-%d %H:%M")}
+            "derl": derl_core.__version__, "date": time.strftime("%Y-%m-%d %H:%M"), "envpool": envpool_version()}
+
+
+def envpool_version():
+    try:
+        import envpool
+        return f"envpool {envpool.__version__}"
+    except Exception:
+        return None
 
 
 def main():
@@ -286,7 +297,7 @@ def main():
 def summarize(metric, steps, results) -> dict:
     med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall", "sps", "final_return")}
            for name, rs in results.items()}
-    derl, others = med["derl"], {k: v for k, v in med.items() if k != "derl"}
+    derl, others = med["derl"], {k: v for k, v in med.items() if k.startswith("sb3")}
     if metric == "wall":
         best = min(others, key=lambda k: others[k]["wall"])
         ratio, target = derl["wall"] / others[best]["wall"], "derl wall <= 0.5x SB3's"
@@ -306,15 +317,20 @@ def write(report):
              f"{m['torch_threads_default']}), "
              f"gymnasium {m['gymnasium']}, SB3 {m['sb3']}, derl {m['derl']}, python {m['python']}; seeds "
              f"{report['seeds']} (medians); each run a child process timing its training.", "",
-             "| case | steps | metric | derl | best SB3 | ratio | target | met | return derl / SB3 | torch threads |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "derl runs on its default env backend (EnvPool for Atari and MuJoCo where installed: "
+             f"{m.get('envpool') or 'not installed'}); other runners are listed under 'also'.", "",
+             "| case | steps | metric | derl | best SB3 | ratio | target | met | return derl / SB3 | torch threads "
+             "| also |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for case, c in report["cases"].items():
         d, b = c["medians"]["derl"], c["medians"][c["best_sb3"]]
+        also_not = ("derl", c["best_sb3"])
         fmt = (lambda r: f"{r['wall']:.1f} s") if c["metric"] == "wall" else (lambda r: f"{r['sps']:.0f}/s")
         lines.append(f"| {case} | {c['steps']} | {'wall time' if c['metric'] == 'wall' else 'env steps/s'} | "
                      f"{fmt(d)} | {fmt(b)} ({c['best_sb3']}) | {c['ratio']:.2f} | {c['target']} | "
                      f"{'yes' if c['met'] else 'no'} | {d['final_return']:.1f} / {b['final_return']:.1f} | "
-                     f"{', '.join(f'{k} {v}' for k, v in c['threads'].items())} |")
+                     f"{', '.join(f'{k} {v}' for k, v in c['threads'].items())} | "
+                     f"{'; '.join(f'{k} ' + fmt(v) for k, v in c['medians'].items() if k not in also_not)} |")
     with open(os.path.join(RESULTS, "latest.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(RESULTS, "latest.json"), "w") as f:

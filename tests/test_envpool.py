@@ -68,6 +68,11 @@ def test_hopper_steps_identically_on_both_backends(no_reset_noise):
     a, b = (rollout(envs.make("Hopper-v5", 2, seed=0, backend=k, normalize=False), actions)
             for k in ("gymnasium", "envpool"))
     assert a["obs"].dtype == b["obs"].dtype == np.float64 and a["obs"].shape == b["obs"].shape == (1201, 2, 11)
+    for name in ("Hopper-v5", "HalfCheetah-v5"):   # the same spaces, dtypes included (EnvPool's actions: float64)
+        ga, gb = (envs.make(name, 1, backend=k) for k in ("gymnasium", "envpool"))
+        assert ga.single_observation_space == gb.single_observation_space
+        assert ga.single_action_space == gb.single_action_space
+        ga.close(), gb.close()
     np.testing.assert_allclose(a["obs"], b["obs"], atol=1e-5)   # incl. the first obs of each new episode
     np.testing.assert_allclose(a["rew"], b["rew"], atol=1e-5)
     assert (a["term"] == b["term"]).all() and (a["trunc"] == b["trunc"]).all()
@@ -179,3 +184,15 @@ def test_a_run_trains_resumes_and_evaluates_on_envpool(tmp_path, capsys):
     with pytest.raises(BadInput, match="--env-backend must be one of envpool, gymnasium"):
         train(registry(), "ppo", "Hopper-v5", {}, logdir=str(tmp_path / "x"), env_backend="c++")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_family_that_cannot_load_is_one_line_and_writes_nothing(tmp_path):
+    import os
+    import subprocess
+    import sys
+    derl = os.path.join(os.path.dirname(sys.executable), "derl")
+    out = subprocess.run([derl, "ppo", "--env-id", "Hopper-v5", "--logdir", str(tmp_path / "run")], cwd=tmp_path,
+                         capture_output=True, text=True, env=dict(os.environ, MUJOCO_GL="no-such-gl"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "the mujoco env family (derl_core.env.mujoco) cannot be loaded" in out.stderr
+    assert os.listdir(tmp_path) == []

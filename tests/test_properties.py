@@ -50,7 +50,7 @@ VALUE = st.one_of(PLAUSIBLE, PLAUSIBLE, INTS.map(str), FLOATS.map(repr),
 
 ALGS = {"ppo": "CartPole-v1", "a2c": "CartPole-v1", "dqn": "CartPole-v1", "sac": "Pendulum-v1"}
 RUN_FLAGS = ["--seed", "--save-replay", "--no-save-replay", "--threads", "--checkpoint-every",
-             "--keep-checkpoints", "--device", "--logdir", "--total-steps", "--bogus-flag"]
+             "--keep-checkpoints", "--device", "--logdir", "--total-steps", "--env-backend", "--bogus-flag"]
 SLOW = ("--gradient-steps", "--num-epochs")   # valid large values make a run slow, not wrong: left out
 
 
@@ -135,7 +135,8 @@ def damage(draw):
     which = draw(st.sampled_from(FILES))
     return kind, which, draw(st.integers(0, 10**9)), draw(st.sampled_from(
         ["algorithm", "env_id", "seed", "hyperparameters", "run", "device", "hyperparameters.num_envs",
-         "hyperparameters.gamma", "hyperparameters.nsteps", "run.keep_checkpoints", "run.save_replay"])), \
+         "hyperparameters.gamma", "hyperparameters.nsteps", "run.keep_checkpoints", "run.save_replay",
+         "run.env_backend"])), \
         draw(JSON_VALUES)
 
 

@@ -53,9 +53,12 @@ class PoolVectorEnv(gym.vector.VectorEnv):
         space = self.pool.observation_space
         if task.stack:
             space = gym.spaces.Box(0, 255, (task.stack, *space.shape[1:]), np.uint8)
-        self.single_observation_space, self.single_action_space = space, self.pool.action_space
+        action_space = self.pool.action_space
+        if isinstance(action_space, gym.spaces.Box):   # float32, as gymnasium's (EnvPool says float64)
+            action_space = gym.spaces.Box(action_space.low, action_space.high, action_space.shape, np.float32)
+        self.single_observation_space, self.single_action_space = space, action_space
         self.observation_space = gym.vector.utils.batch_space(space, num_envs)
-        self.action_space = gym.vector.utils.batch_space(self.pool.action_space, num_envs)
+        self.action_space = gym.vector.utils.batch_space(action_space, num_envs)
         self.frames = np.zeros((num_envs, *space.shape), space.dtype) if task.stack else None
         self.returns, self.lengths = np.zeros(num_envs), np.zeros(num_envs, np.int64)
         self.lives = np.zeros(num_envs, np.int64)
@@ -90,7 +93,7 @@ class PoolVectorEnv(gym.vector.VectorEnv):
         return self._observe(obs, self.ids), {}
 
     def step(self, actions):
-        actions = np.asarray(actions)
+        actions = np.asarray(actions, self.pool.action_space.dtype)
         obs, rewards, terminated, truncated, info = self.pool.step(actions, self.ids)
         rewards, terminated, truncated = rewards.astype(np.float64), terminated.copy(), truncated.copy()
         self.returns += info["reward"] if self.task.whole_games else rewards
