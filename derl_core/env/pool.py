@@ -11,6 +11,7 @@ gymnasium backend's semantics, not EnvPool's:
 - seeds: env i gets seed + i; `reset(seed=)` (which EnvPool ignores) makes a new pool with that seed."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -67,8 +68,9 @@ class PoolVectorEnv(gym.vector.VectorEnv):
         import envpool
         if self.pool is not None:
             self.pool.close()
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.pool = envpool.make(self.task.task_id, env_type="gymnasium", num_envs=self.num_envs, seed=seed,
-                                 **self.task.config)
+                                 num_threads=min(self.num_envs, cores), **self.task.config)   # not 1 per env
         self.seed = seed
 
     def _observe(self, obs, ids=None):
