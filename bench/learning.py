@@ -114,6 +114,8 @@ def run_one(case: str, who: str, seed: int) -> dict:
     evals = [r["charts/eval_return"] for r in rows if "charts/eval_return" in r]
     result = {"case": case, "who": who, "seed": seed, "run_dir": run_dir, "wall": wall, "episodes": len(returns),
               "final_return": statistics.fmean(returns[-LAST:]), "last_eval": evals[-1] if evals else None}
+    with open(run_dir + ".json", "w") as f:
+        json.dump(result, f)
     print(f"{case:<16} {who:<5} seed {seed}: {wall:7.0f} s  final return {result['final_return']:8.1f}"
           f"{'' if not evals else f'  last eval {evals[-1]:.1f}'}", flush=True)
     return result
@@ -126,37 +128,46 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--scale", type=float, default=1.0, help="a fraction of each budget (a smoke run)")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "SEED", "RUN_DIR"))
+    parser.add_argument("--summarize", action="store_true", help="only rebuild the table from the runs so far")
     args = parser.parse_args()
     set_scale(args.scale)
     if args.child:
         sb3_child(args.child[0], int(args.child[1]), args.child[2])
         return
+    if args.summarize:
+        summarize(args.jobs)
+        return
     os.makedirs(RUNS, exist_ok=True)
     cases = args.only or list(CASES)
     order = sorted(((c, w, s) for c in cases for w in ("derl", "sb3") for s in args.seeds),
                    key=lambda x: -CASES[x[0]][2] * (4 if "breakout" in x[0] else 1))   # longest first
-    start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda x: run_one(*x), order))
-    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "jobs": args.jobs,
-              "wall_s": time.perf_counter() - start, "cases": {}}
-    path = os.path.join(RESULTS, "learning.json")
-    if args.only and os.path.exists(path):
-        report["cases"] = json.load(open(path))["cases"]
-    for case in cases:
-        mine = [r for r in results if r["case"] == case]
-        derl = [r for r in mine if r["who"] == "derl"]
-        sb3 = [r for r in mine if r["who"] == "sb3"]
+        list(pool.map(lambda x: run_one(*x), order))
+    summarize(args.jobs)
+
+
+def summarize(jobs: int):
+    """The table over every finished run in bench/results/learning-runs (all seeds run so far)."""
+    results = [json.load(open(os.path.join(RUNS, f))) for f in sorted(os.listdir(RUNS)) if f.endswith(".json")]
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "jobs": jobs, "runs": results,
+              "cases": {}}
+    for case in [c for c in CASES if any(r["case"] == c for r in results)]:
+        derl = [r for r in results if r["case"] == case and r["who"] == "derl"]
+        sb3 = [r for r in results if r["case"] == case and r["who"] == "sb3"]
+        if not derl or not sb3:
+            continue
         png = os.path.join(RESULTS, f"learning-{case}.png")
         if os.path.exists(png):
             os.remove(png)
         subprocess.run([DERL, "plot", *[r["run_dir"] for r in derl + sb3], "--out", png], check=True,
                        capture_output=True)
         d, s = (statistics.median(r["final_return"] for r in rs) for rs in (derl, sb3))
+        evals = [r["last_eval"] for r in derl if r["last_eval"] is not None]
         report["cases"][case] = {"steps": CASES[case][2], "env_id": CASES[case][1], "derl": d, "sb3": s,
-                                 "met": d >= s, "seeds": args.seeds, "png": os.path.basename(png),
-                                 "derl_last_eval": statistics.median(r["last_eval"] for r in derl)
-                                 if all(r["last_eval"] is not None for r in derl) else None,
+                                 "met": d >= s, "png": os.path.basename(png),
+                                 "per_seed": {w: {r["seed"]: r["final_return"] for r in rs}
+                                              for w, rs in (("derl", derl), ("sb3", sb3))},
+                                 "derl_last_eval": statistics.median(evals) if evals else None,
                                  "wall": {"derl": statistics.median(r["wall"] for r in derl),
                                           "sb3": statistics.median(r["wall"] for r in sb3)}}
     write(report)
@@ -166,12 +177,17 @@ def write(report: dict):
     lines = [f"# Learning: derl vs Stable-Baselines3 ({report['date']})", "",
              f"{report['cores']} cores, {report['jobs']} runs at a time (one torch thread each); final return = mean "
              f"raw return of the last {LAST} training episodes (whole games on Atari), median over seeds.", "",
-             "| case | env | steps | derl | SB3 | derl >= SB3 | derl last eval | wall derl / SB3 | curves |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| case | env | steps | derl | SB3 | derl >= SB3 | per seed derl / SB3 | derl last eval | wall derl / SB3 "
+             "| curves |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for case, c in report["cases"].items():
         ev = "—" if c.get("derl_last_eval") is None else f"{c['derl_last_eval']:.1f}"
+        seeds = sorted(c["per_seed"]["derl"], key=int)
+        per = "; ".join(f"s{k}: {c['per_seed']['derl'][k]:.0f} / {c['per_seed']['sb3'].get(k, float('nan')):.0f}"
+                        for k in seeds)
         lines.append(f"| {case} | {c['env_id']} | {c['steps']} | {c['derl']:.1f} | {c['sb3']:.1f} | "
-                     f"{'yes' if c['met'] else 'no'} | {ev} | {c['wall']['derl']:.0f} s / {c['wall']['sb3']:.0f} s | "
+                     f"{'yes' if c['met'] else 'no'} | {per} | {ev} | "
+                     f"{c['wall']['derl']:.0f} s / {c['wall']['sb3']:.0f} s | "
                      f"[{c['png']}]({c['png']}) |")
     with open(os.path.join(RESULTS, "learning.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -106,7 +106,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.only in (None, "derl"):
         derl(args.case, args.steps, None)
-    if args.only in (None, "derl-gymnasium") and "breakout" in args.case:
+    if args.only in (None, "derl-gymnasium"):
         derl(args.case, args.steps, "gymnasium")
     if args.only in (None, "sb3"):
         sb3(args.case, args.steps)

@@ -135,9 +135,9 @@ def show_alg_help(spec, width: int | None = None):
              *wrap.wrap("--eval-every STEPS: every STEPS env steps, play --eval-episodes K (default 5) "
                         "deterministic episodes on a separate env and log their mean raw return as "
                         "charts/eval_return (derl plot draws it dashed)."),
-             *wrap.wrap("--env-backend: Atari and MuJoCo step in EnvPool (C++, same observations and episode "
-                        "statistics) wherever it is installed; gymnasium picks the Python stack. Videos always "
-                        "use gymnasium."),
+             *wrap.wrap("--env-backend: Atari and MuJoCo vector envs of 4 or more envs step in EnvPool (C++, "
+                        "same observations and episode statistics) wherever it is installed; envpool insists "
+                        "(also for fewer envs), gymnasium picks the Python stack. Videos always use gymnasium."),
              *wrap.wrap("--threads N: torch's threads; by default the cores shared out among the derl trainings "
                         "running on this machine (one each on 2 cores when two run); with env worker processes "
                         "(Atari), one while they step and these during updates."),

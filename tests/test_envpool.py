@@ -2,6 +2,7 @@
 autoreset rule (the real last observation in final_obs), same episode statistics (whole games on Atari), seeds
 honoured, and `derl run/resume/eval` on it. Skipped, saying why, where EnvPool cannot be installed."""
 import functools
+import json
 
 import gymnasium as gym
 import numpy as np
@@ -41,9 +42,11 @@ def rollout(venv, actions):
 
 def test_envpool_is_the_default_where_the_family_has_it_and_the_flag_picks_gymnasium():
     for env_id in ("Hopper-v5", "BreakoutNoFrameskip-v4", "ALE/Pong-v5"):
-        assert envs.make(env_id, 1, seed=0).backend == "envpool"
-        assert envs.make(env_id, 1, seed=0, backend="gymnasium").backend == "gymnasium"
-    assert envs.make("CartPole-v1", 1, seed=0).backend == "gymnasium"
+        assert envs.make(env_id, envs.POOL_MIN_ENVS, seed=0).backend == "envpool"
+        assert envs.make(env_id, envs.POOL_MIN_ENVS, seed=0, backend="gymnasium").backend == "gymnasium"
+        assert envs.make(env_id, 1, seed=0).backend == "gymnasium"   # one env: EnvPool's hand-off costs more
+        assert envs.make(env_id, 1, seed=0, backend="envpool").backend == "envpool"
+    assert envs.make("CartPole-v1", 8, seed=0).backend == "gymnasium"
     with pytest.raises(BadInput, match="no EnvPool version of CartPole-v1"):
         envs.make("CartPole-v1", 1, backend="envpool")
     assert envs.make("Hopper-v5", 1, render_mode="rgb_array").backend == "gymnasium"   # videos render
@@ -175,7 +178,9 @@ def test_a_run_trains_resumes_and_evaluates_on_envpool(tmp_path, capsys):
     from derl_core.rundir import read_metrics
     run = str(tmp_path / "run")
     train(registry(), "ppo", "Hopper-v5", {"total_steps": "2048", "nsteps": "512", "num_minibatches": "4",
-                                           "num_epochs": "1"}, logdir=run, progress=False, echo=lambda *a: None)
+                                           "num_epochs": "1"}, logdir=run, progress=False, echo=lambda *a: None,
+          env_backend="envpool")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["run"]["env_backend"] == "envpool"
     assert [r for r in read_metrics(run) if "charts/episodic_return" in r]
     resume(registry(), run, total_steps=3072, progress=False, echo=lambda *a: None)
     assert max(r["step"] for r in read_metrics(run)) == 3072

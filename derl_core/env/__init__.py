@@ -18,14 +18,19 @@ def family_of(env_id: str, registry=None):
 
 
 BACKENDS = ("envpool", "gymnasium")
+# By default EnvPool steps vector envs of at least this many envs. Measured on 2 cores (env steps/s, EnvPool /
+# gymnasium): Breakout 1 env 1406 / 1692, 8 envs 3184 / 1882; HalfCheetah 1 env 6079 / 15135, 2 envs 12813 /
+# 17682, 4 envs 17488 / 16092, 8 envs 33115 / 16386. One env pays EnvPool's hand-off to its thread every step.
+POOL_MIN_ENVS = 4
 
 
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
          render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True,
          backend: str | None = None):
     """A gymnasium VectorEnv with `.family`, `.env_id` and `.backend` attributes. Seeding happens at the first
-    reset. `backend`: None picks EnvPool where the family offers it (`envpool_task`) and it is installed,
-    "gymnasium" the gymnasium stack, "envpool" insists. Rendering (videos) always uses gymnasium."""
+    reset. `backend`: None picks EnvPool where the family offers it (`envpool_task`), it is installed and
+    there are at least POOL_MIN_ENVS envs; "gymnasium" the gymnasium stack; "envpool" insists. Rendering
+    (videos) always uses gymnasium."""
     family = family_of(env_id, registry)
     try:
         module = load_object(family.module)
@@ -34,7 +39,7 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
                        f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc) else ''}") from None
     env_id = module.resolve_id(env_id)
     venv = None
-    if backend != "gymnasium" and render_mode is None:
+    if render_mode is None and (backend == "envpool" or backend is None and num_envs >= POOL_MIN_ENVS):
         venv = _make_pool(module, family.name, env_id, num_envs, seed, training, required=backend == "envpool")
     if venv is None:
         venv = _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family)
