@@ -236,8 +236,13 @@ class ReplayStorage:
             arrays += [self.tree.tree, self.activated]
         return sum(a.nbytes for a in arrays)
 
+    _ROWS = ("frames", "actions", "rewards", "terminated", "truncated", "final", "ep_step")   # (N, T, ...)
+
     def state_dict(self) -> dict:
-        state = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))) for name in self._ARRAYS}
+        """Only the rows written so far ([:, :count.max()]): a young replay makes a small checkpoint."""
+        filled = int(self.count.max())
+        state = {name: torch.from_numpy(np.ascontiguousarray(
+            getattr(self, name)[:, :filled] if name in self._ROWS else getattr(self, name))) for name in self._ARRAYS}
         state["rng"] = self.rng.bit_generator.state
         if self.prioritized:
             state.update(tree=torch.from_numpy(self.tree.tree), activated=torch.from_numpy(self.activated),
@@ -245,8 +250,15 @@ class ReplayStorage:
         return state
 
     def load_state_dict(self, state: dict):
+        filled = state["frames"].shape[1]
+        if filled > self.T:
+            raise ValueError(f"the checkpoint's replay holds {filled} rows per env, this one has room for {self.T}")
         for name in self._ARRAYS:
-            getattr(self, name)[...] = state[name].numpy()
+            array = getattr(self, name)
+            if name in self._ROWS:
+                array[:, filled:] = 0
+                array = array[:, :filled]
+            array[...] = state[name].numpy()
         self.rng.bit_generator.state = state["rng"]
         if self.prioritized:
             self.tree.tree[...] = state["tree"].numpy()
