@@ -1,7 +1,7 @@
 """Where the time of a training goes, derl beside SB3: seconds per 1000 env steps in env stepping, acting
 (inference), the rest of collection (storage, GAE, copies) and updates. Timers wrap the libraries' own methods
 (vector env step, policy act / SB3 policy forward, Alg.update / SB3 train); run one case at a time with nothing
-else on the machine.
+else on the machine; each library in its own process (--only) gives each its own torch thread default.
 
     python bench/where_time_goes.py ppo-breakout [--steps 10240]
     python bench/where_time_goes.py sac-halfcheetah [--steps 3000]
@@ -74,7 +74,7 @@ def derl(case, steps, backend):
     timers.warm = warm
     base = venv.unwrapped
     timers.wrap(base, "step", f"env step ({getattr(venv, 'backend', '?')})")
-    timers.wrap(alg.policy, "act", "act (inference)")
+    timers.wrap(alg.runner.unwrapped, "get_next_actions", "act (inference)")   # not the loss's policy.act
     timers.wrap(alg, "update", "update (forward, backward, optimizer)")
     run_dir = os.path.join(tempfile.mkdtemp(), "run")
     rundir.create_run(run_dir, record)
