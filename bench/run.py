@@ -317,8 +317,8 @@ def write(report):
              f"{m['torch_threads_default']}), "
              f"gymnasium {m['gymnasium']}, SB3 {m['sb3']}, derl {m['derl']}, python {m['python']}; seeds "
              f"{report['seeds']} (medians); each run a child process timing its training.", "",
-             "derl runs on its default env backend (EnvPool for Atari and MuJoCo where installed: "
-             f"{m.get('envpool') or 'not installed'}); other runners are listed under 'also'.", "",
+             "derl runs on its default env backend (EnvPool for Atari and MuJoCo vector envs of 4+ envs, here "
+             f"PPO Breakout: {m.get('envpool') or 'not installed'}); other runners are listed under 'also'.", "",
              "| case | steps | metric | derl | best SB3 | ratio | target | met | return derl / SB3 | torch threads "
              "| also |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]

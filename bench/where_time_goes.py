@@ -18,6 +18,8 @@ from collections import defaultdict
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CASES = {   # case: (algorithm, env id, derl overrides, steps before the clock starts)
+    "ppo-cartpole": ("ppo", "CartPole-v1", {}, 1024),
+    "sac-pendulum": ("sac", "Pendulum-v1", {}, 100),
     "ppo-breakout": ("ppo", "BreakoutNoFrameskip-v4", {}, 1024),
     "ppo-halfcheetah": ("ppo", "HalfCheetah-v5", {}, 2048),
     "sac-halfcheetah": ("sac", "HalfCheetah-v5", {"learning_starts": 1000}, 1000),
@@ -86,7 +88,8 @@ def sb3(case, steps):
     import torch
 
     import run as suite
-    makers = {"ppo-breakout": suite.sb3_ppo_breakout(False), "ppo-halfcheetah": suite.sb3_ppo_halfcheetah,
+    makers = {"ppo-cartpole": suite.sb3_ppo_cartpole, "sac-pendulum": suite.sb3_sac_pendulum,
+              "ppo-breakout": suite.sb3_ppo_breakout(False), "ppo-halfcheetah": suite.sb3_ppo_halfcheetah,
               "sac-halfcheetah": suite.sb3_sac_halfcheetah, "dqn-breakout": suite.sb3_dqn_breakout(2000)}
     model = makers[case](1)
     timers = Timers(lambda: model.num_timesteps)
