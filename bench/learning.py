@@ -20,6 +20,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from run import save_report   # bench/run.py: the same results files for both suites
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 RUNS = os.path.join(RESULTS, "learning-runs")
@@ -189,11 +191,7 @@ def write(report: dict):
                      f"{'yes' if c['met'] else 'no'} | {per} | {ev} | "
                      f"{c['wall']['derl']:.0f} s / {c['wall']['sb3']:.0f} s | "
                      f"[{c['png']}]({c['png']}) |")
-    with open(os.path.join(RESULTS, "learning.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(RESULTS, "learning.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    print("\n".join(lines))
+    save_report("learning", lines, report)
 
 
 if __name__ == "__main__":

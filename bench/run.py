@@ -310,7 +310,6 @@ def summarize(metric, steps, results) -> dict:
 
 
 def write(report):
-    os.makedirs(RESULTS, exist_ok=True)
     m = report["machine"]
     lines = [f"# derl vs Stable-Baselines3 ({m['date']})", "",
              f"{m['cores']} cores ({m['cpu']}), torch {m['torch']} (default threads here "
@@ -331,9 +330,15 @@ def write(report):
                      f"{'yes' if c['met'] else 'no'} | {d['final_return']:.1f} / {b['final_return']:.1f} | "
                      f"{', '.join(f'{k} {v}' for k, v in c['threads'].items())} | "
                      f"{'; '.join(f'{k} ' + fmt(v) for k, v in c['medians'].items() if k not in also_not)} |")
-    with open(os.path.join(RESULTS, "latest.md"), "w") as f:
+    save_report("latest", lines, report)
+
+
+def save_report(stem: str, lines: list, report: dict):
+    """bench/results/STEM.md (the table lines) and STEM.json (the report), and the table on stdout."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, f"{stem}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+    with open(os.path.join(RESULTS, f"{stem}.json"), "w") as f:
         json.dump(report, f, indent=2)
     print("\n".join(lines))
 

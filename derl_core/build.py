@@ -9,7 +9,8 @@ import random
 from . import checkpoint as ckpt
 from . import rundir
 from .control import differences, fingerprint
-from .errors import BadInput
+from .errors import BadInput, first_line
+from .memory import machine_cores
 from .spec import load_object
 
 
@@ -70,11 +71,7 @@ def default_threads() -> int:
     Measured on 2 cores: two PPO CartPole runs side by side took 47.5 s with torch's default (2 threads each),
     8.8 s with one thread each; a SAC-sized update alone is 1.5x faster with 2 threads than with 1, but 3.5x
     slower than with 1 when two runs share the cores."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores // trainings_running())
+    return max(1, machine_cores() // trainings_running())
 
 
 def setup_torch(threads: int | None = None):
@@ -163,11 +160,10 @@ def make_alg(spec, hparams: dict, venv, device: str, seed: int, summary=None):
     except RuntimeError as exc:
         if "allocate" in str(exc):
             raise BadInput(f"{spec.name} could not allocate its memory with these hyperparameters "
-                           f"({str(exc).splitlines()[0][:160]})") from None
-        raise BadInput(f"{culprit} failed to build: RuntimeError: {str(exc).splitlines()[0][:200]}") from None
+                           f"({first_line(exc)})") from None
+        raise BadInput(f"{culprit} failed to build: RuntimeError: {first_line(exc, 200)}") from None
     except Exception as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise BadInput(f"{culprit} failed to build: {type(exc).__name__}: {first}") from None
+        raise BadInput(f"{culprit} failed to build: {type(exc).__name__}: {first_line(exc, 200)}") from None
 
 
 def prepare(registry, record: dict, device: str, progress: bool, start: int = 0, threads=None, fresh=True):
@@ -210,8 +206,8 @@ def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: boo
         else:   # envs cannot be restored exactly: start fresh episodes, seeded from where the run is
             runner.seed = record["seed"] + state["step"]
     except Exception as exc:
-        first = str(exc).splitlines()[0][:160] if str(exc) else ""
-        raise BadInput(f"checkpoint '{path}' does not fit this run ({type(exc).__name__}: {first})") from None
+        raise BadInput(f"checkpoint '{path}' does not fit this run ({type(exc).__name__}: "
+                       f"{first_line(exc)})") from None
 
 
 def close_env(venv, logdir: str | None = None):

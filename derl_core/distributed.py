@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .errors import BadInput
+from .errors import BadInput, first_line
 
 MAX_RESTARTS_PER_ROLLOUT = 3
 RESTART_TIMEOUT = 120.0   # seconds Ray may take to bring a dead worker back
@@ -51,7 +51,7 @@ def start_ray(address: str | None, num_cpus: int | None = None):
         ray.init(**kwargs)
     except Exception as exc:
         raise BadInput(f"cannot start or join Ray ({'--ray-address ' + address if address else 'local'}): "
-                       f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+                       f"{type(exc).__name__}: {first_line(exc, None)}") from None
     return temp
 
 
@@ -150,7 +150,7 @@ class RemoteEnvs:
         except Exception as exc:
             self.close()
             raise BadInput(f"the Ray env workers could not start: {type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+                           f"{first_line(exc, None)}") from None
         self.single_observation_space = infos[0]["observation_space"]
         self.single_action_space = infos[0]["action_space"]
         self.num_envs = workers * envs_per_worker

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from . import rundir
-from .errors import BadInput
+from .errors import BadInput, first_line
 from .build import build, close_env, load_run_checkpoint, make_alg
 
 MAX_VIDEO_FRAMES = 4500
@@ -135,7 +135,7 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
                     frames.append(venv.unwrapped.envs[0].render())
                 except Exception as exc:
                     raise BadInput(f"cannot render {record['env_id']} on this machine for --video "
-                                   f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]})") from None
+                                   f"({type(exc).__name__}: {first_line(exc, 120)})") from None
         act = policy.deterministic_actions if deterministic else (lambda obs: policy.act(obs)["actions"])
         for ret, length in play(venv, act, episodes, seed, record_frame):
             returns.append(ret)

@@ -199,8 +199,7 @@ def validate_record(registry, record: dict, path: str = CONFIG) -> tuple:
             raise BadInput(f"{path}: run option '{key}' should be a positive integer or null")
     if run.get("save_replay") not in (None, True, False):
         raise BadInput(f"{path}: run option 'save_replay' should be true, false or null")
-    if run.get("env_backend") is not None:
-        check_backend(run["env_backend"], f"{path}: run option 'env_backend'")
+    check_backend(run.get("env_backend"), f"{path}: run option 'env_backend'")
     if not isinstance(run.get("ray_address") or "", str):
         raise BadInput(f"{path}: run option 'ray_address' should be a string or null")
     if run.get("workers") and resolved["num_envs"] % run["workers"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from ..errors import BadInput
+from ..errors import BadInput, first_line
 from ..spec import load_object
 
 
@@ -36,16 +36,16 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
         module = load_object(family.module)
     except Exception as exc:   # e.g. a MUJOCO_GL the machine has no library for
         raise BadInput(f"the {family.name} env family ({family.module}) cannot be loaded: "
-                       f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc) else ''}") from None
+                       f"{type(exc).__name__}: {first_line(exc)}") from None
     env_id = module.resolve_id(env_id)
     venv = None
     if render_mode is None and (backend == "envpool" or backend is None and num_envs >= POOL_MIN_ENVS):
         venv = _make_pool(module, family.name, env_id, num_envs, seed, training, required=backend == "envpool")
+    used = "gymnasium" if venv is None else "envpool"
     if venv is None:
         venv = _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family)
-        venv.backend = "gymnasium"
     venv = module.wrap_vector(venv, training, normalize=normalize)
-    venv.family, venv.env_id, venv.backend = family.name, env_id, venv.unwrapped.backend
+    venv.family, venv.env_id, venv.backend = family.name, env_id, used
     return venv
 
 

@@ -11,13 +11,13 @@ gymnasium backend's semantics, not EnvPool's:
 - seeds: env i gets seed + i; `reset(seed=)` (which EnvPool ignores) makes a new pool with that seed."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
 
 from ..errors import BadInput
+from ..memory import machine_cores
 
 
 @dataclass
@@ -44,7 +44,6 @@ def has_task(task_id: str) -> bool:
 
 class PoolVectorEnv(gym.vector.VectorEnv):
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
-    backend = "envpool"
 
     def __init__(self, task: PoolTask, num_envs: int, seed: int | None):
         self.task, self.num_envs = task, num_envs
@@ -68,9 +67,8 @@ class PoolVectorEnv(gym.vector.VectorEnv):
         import envpool
         if self.pool is not None:
             self.pool.close()
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.pool = envpool.make(self.task.task_id, env_type="gymnasium", num_envs=self.num_envs, seed=seed,
-                                 num_threads=min(self.num_envs, cores), **self.task.config)   # not 1 per env
+                                 num_threads=min(self.num_envs, machine_cores()), **self.task.config)
         self.seed = seed
 
     def _observe(self, obs, ids=None):
