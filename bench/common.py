@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def child_derl(alg, env_id, seed, overrides, threads=None):
     from derl_core.plugins import registry
-    from derl_core.session import train
+    from derl_core.run.session import train
     logdir = os.path.join(tempfile.mkdtemp(prefix="derl-bench-"), "run")
     start = time.perf_counter()
     train(registry(), alg, env_id, {k: str(v) for k, v in overrides.items()}, logdir=logdir, seed=seed,

@@ -22,13 +22,14 @@ HPARAMS = {"num_envs": "4", "nsteps": "512", "num_epochs": "4", "num_minibatches
 
 def child(args, steps):
     """Runs one configuration in this process; prints JSON with its timings."""
-    from derl_core import distributed, runners
+    from derl_core.rl import rollout as runners
+    from derl_core.run import distributed
     from derl_core.plugins import registry
-    from derl_core.session import train
+    from derl_core.run.session import train
     timing = {"collect": 0.0, "rollouts": 0}
     real_collect = runners.EnvRunner.collect
 
-    def timed_collect(self, nsteps):
+    def timed_collect(self, nsteps=None):
         t = time.perf_counter()
         timing.setdefault("start", t)   # training time starts at the first rollout (Ray's start-up excluded)
         try:

@@ -28,21 +28,21 @@ def main():
     args = parser.parse_args()
 
     from derl_core.env import make
-    from derl_core.replay import ReplayStorage
-    from derl_core.runners import EnvRunner
+    from derl_core.rl.replay import ReplayStorage
+    from derl_core.rl.policy import PolicyStep
+    from derl_core.rl.rollout import EnvRunner
 
     class Random:
         rng = np.random.default_rng(0)
 
         def act(self, obs):
-            return {"actions": self.rng.integers(4, size=len(obs))}
+            return PolicyStep(self.rng.integers(4, size=len(obs)))
 
     venv = make("BreakoutNoFrameskip-v4", 1, seed=0)
     runner = EnvRunner(venv, Random(), nsteps=1000, seed=0)
-    gen = runner.run()
-    chunks = [next(gen) for _ in range(max(1, args.real_steps // 1000))]
+    chunks = [runner.collect() for _ in range(max(1, args.real_steps // 1000))]
     venv.close()
-    ends = sum(int((c["terminated"] | c["truncated"]).sum()) for c in chunks)
+    ends = sum(int((c.terminated | c.truncated).sum()) for c in chunks)
     print(f"collected {len(chunks) * 1000} real Breakout steps ({ends} episode ends)")
 
     base = rss_gib()
@@ -58,7 +58,7 @@ def main():
     t = time.perf_counter()
     batch = storage.sample(32, beta=0.4)
     sample_ms = (time.perf_counter() - t) * 1e3
-    assert batch["observations"].shape == (32, 4, 84, 84)
+    assert batch.observations.shape == (32, 4, 84, 84)
     print(f"replay rows: {len(storage):,} (capacity {args.transitions:,}), filled in {fill:.0f}s")
     print(f"resident memory: {base:.2f} GiB before, {full:.2f} GiB full -> replay {full - base:.2f} GiB = "
           f"{(full - base) * 1024**3 / 1e9:.2f} GB (floor {args.transitions * 84 * 84 / 1e9:.2f} GB; target <= 8 GB)")

@@ -26,9 +26,9 @@ RESULTS = os.path.join(HERE, "results")
 # ------------------------------------------------------------------------------------------------ children
 def derl_child(alg, env_id, seed, overrides, threads=None, env_backend=None):
     """Trains with derl; wall of the training, steps/s from the first update on, returns."""
-    from derl_core import alg as alg_module
+    from derl_core.rl import alg as alg_module
     from derl_core.plugins import registry
-    from derl_core.session import train
+    from derl_core.run.session import train
     mark = {}
     real_update = alg_module.Alg.update
 

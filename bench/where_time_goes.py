@@ -60,27 +60,28 @@ def derl(case, steps, backend):
     import torch
 
     from derl_core import config as cfg
-    from derl_core import rundir
-    from derl_core.build import prepare
+    from derl_core.run import rundir
+    from derl_core.run.build import prepare
+    from derl_core.run.record import RunRecord, resolve_options
     from derl_core.plugins import registry
-    from derl_core.session import _learn
+    from derl_core.run.session import _learn
     algorithm, env_id, overrides, warm = CASES[case]
     reg = registry()
     spec, family = reg.algorithm(algorithm), reg.family_for(env_id)
     hparams = cfg.resolve(spec, reg.defaults_chain(family.name), {k: str(v) for k, v in
                                                                    dict(overrides, total_steps=steps).items()})
-    record = {"algorithm": algorithm, "env_id": env_id, "family": family.name, "seed": 1, "device": "cpu",
-              "run": {"env_backend": backend}, "hyperparameters": hparams}
-    spec, venv, hparams, alg, summary, _ = prepare(reg, record, "cpu", False)
+    record = RunRecord(algorithm, env_id, 1, hparams, resolve_options({"env_backend": backend}), family.name, "cpu")
+    built = prepare(reg, record, "cpu", False)
+    venv, alg = built.venv, built.alg
     timers = Timers(lambda: alg.runner.step_count)
     timers.warm = warm
     base = venv.unwrapped
     timers.wrap(base, "step", f"env step ({getattr(venv, 'backend', '?')})")
-    timers.wrap(alg.runner.unwrapped, "get_next_actions", "act (inference)")   # not the loss's policy.act
+    timers.wrap(alg.runner.policy, "act", "act (inference)")   # not the loss's policy.evaluate
     timers.wrap(alg, "update", "update (forward, backward, optimizer)")
     run_dir = os.path.join(tempfile.mkdtemp(), "run")
     rundir.create_run(run_dir, record)
-    _learn(reg, run_dir, record, venv, hparams, alg, summary, lambda *a: None)
+    _learn(reg, run_dir, record, built, lambda *a: None)
     timers.report(f"derl {case} ({venv.backend}, {torch.get_num_threads()} torch threads)", alg.runner.step_count)
 
 

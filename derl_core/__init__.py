@@ -5,20 +5,30 @@ discovery and `derl list` never import torch.
 """
 from .errors import BadInput
 from .hookspecs import hookimpl, hookspec
-from .spec import AlgorithmSpec, EnvFamilySpec, Hyperparameter, hp
+from .spec import PLUGIN_API, AlgorithmSpec, EnvFamilySpec, Hyperparameter, hp
 
 __version__ = "0.2.0"
 
+# the kit plugins build on (derl_core/rl/): one line, `from derl_core import Alg, EnvRunner, ...`
 _LAZY = {
-    "Policy": "policy", "ActorCriticPolicy": "policy",
-    "EnvRunner": "runners", "EnvRunnerWrapper": "runners", "TransformInteractions": "runners",
-    "GAE": "runners", "MergeTimeBatch": "runners", "IterateWithMinibatches": "runners",
-    "Alg": "alg", "AlgLoss": "alg", "Trainer": "alg", "NonFiniteError": "alg",
-    "Factory": "factory",
-    "Linear": "schedules", "Constant": "schedules",
-    "make_model": "models",
-    "ExperienceReplay": "replay", "ReplayStorage": "replay", "SumTree": "replay",
-    "Summary": "summary",
+    "Policy": "rl.policy", "ActorCriticPolicy": "rl.policy", "EpsilonGreedyPolicy": "rl.policy",
+    "PolicyStep": "rl.policy", "Evaluation": "rl.policy", "actor_critic_policy": "rl.policy",
+    "CategoricalLogits": "rl.policy", "DiagGaussian": "rl.policy", "as_tensor": "rl.policy",
+    "EnvRunner": "rl.rollout", "Clock": "rl.rollout", "Rollout": "rl.rollout", "RolloutBatch": "rl.rollout",
+    "OnPolicyData": "rl.rollout", "gae": "rl.rollout", "explained_variance": "rl.rollout",
+    "EnvError": "rl.rollout",
+    "ExperienceReplay": "rl.replay", "ReplayStorage": "rl.replay", "ReplayBatch": "rl.replay",
+    "SumTree": "rl.replay",
+    "Alg": "rl.alg", "AlgLoss": "rl.alg", "Trainer": "rl.alg", "CopyTarget": "rl.alg",
+    "NonFiniteError": "rl.alg",
+    "Factory": "rl.factory",
+    "Schedule": "rl.schedules", "Linear": "rl.schedules", "Constant": "rl.schedules",
+    "linear_or_constant": "rl.schedules",
+    "make_model": "rl.models", "make_torso": "rl.models", "mlp": "rl.models", "NatureCNN": "rl.models",
+    "init_orthogonal": "rl.models",
+    "Summary": "run.summary",
+    # the app's Python API: a trained policy in your hands
+    "load": "run.agent", "Agent": "run.agent",
 }
 
 
@@ -29,5 +39,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'derl_core' has no attribute {name!r}")
 
 
-__all__ = ["BadInput", "hookimpl", "hookspec", "AlgorithmSpec", "EnvFamilySpec", "Hyperparameter", "hp",
+__all__ = ["BadInput", "hookimpl", "hookspec", "AlgorithmSpec", "EnvFamilySpec", "Hyperparameter", "hp", "PLUGIN_API",
            *_LAZY]

@@ -13,13 +13,8 @@ from . import __version__
 from .config import FALSE, TRUE, default_for
 from .errors import BadInput, printable
 from .plugins import registry
+from .run.record import OPTIONS as RUN_OPTIONS
 
-RUN_OPTIONS = {"env_id": str, "logdir": str, "seed": int, "device": str, "checkpoint_every": int,
-               "keep_checkpoints": int, "save_replay": bool, "threads": int, "workers": int,
-               "envs_per_worker": int, "ray_address": str, "eval_every": int, "eval_episodes": int,
-               "env_backend": str}
-RUN_BOUNDS = {"checkpoint_every": 2**62, "keep_checkpoints": 10**6, "threads": 1024, "workers": 4096,
-              "envs_per_worker": 4096, "eval_every": 2**62, "eval_episodes": 10**6}
 PASSTHROUGH = dict(allow_extra_args=True, ignore_unknown_options=True, help_option_names=[])
 
 
@@ -124,11 +119,7 @@ def show_alg_help(spec, width: int | None = None):
     width = width or shutil.get_terminal_size((80, 24)).columns
     wrap = textwrap.TextWrapper(width=max(width, 40) - 1, subsequent_indent="    ", break_on_hyphens=False)
     lines = [*wrap.wrap(f"derl {spec.name} ({spec.distribution} {spec.version}): {spec.summary}"),
-             *wrap.wrap(f"usage: derl {spec.name} --env-id ID [--logdir DIR] [--seed N] [--device auto|cpu|cuda] "
-                        f"[--checkpoint-every STEPS] [--keep-checkpoints K] [--save-replay | --no-save-replay] "
-                        f"[--threads N] [--eval-every STEPS [--eval-episodes K]] [--env-backend envpool|gymnasium] "
-                        f"[--workers N [--envs-per-worker M] [--ray-address ADDR]] "
-                        f"[--HYPERPARAMETER VALUE ...]"),
+             *wrap.wrap(f"usage: derl {spec.name} --env-id ID [RUN OPTIONS] [--HYPERPARAMETER VALUE ...]"),
              *wrap.wrap("Defaults follow the env id's family; a flag overrides. Booleans: --flag / --no-flag. "
                         "Replay algorithms save their replay with each checkpoint when it is under 1 GiB "
                         "(exact resume); --save-replay always, --no-save-replay never."),
@@ -145,7 +136,12 @@ def show_alg_help(spec, width: int | None = None):
                         "num_envs / N) and a CPU copy of the policy; every rollout is collected with the newest "
                         "weights (policy lag 0, on- and off-policy alike). --ray-address joins a cluster; "
                         "without it derl starts a local Ray. Needs derl[ray]."), "",
-             "hyperparameters (default per env family):"]
+             "run options:"]
+    for opt in RUN_OPTIONS.values():
+        kind = "" if opt.type is bool else f" {opt.type.__name__.upper()}"
+        lines += wrap.wrap(f"  {opt.flag}{kind}: {opt.help}" + (f"; default: {opt.default}" if opt.default is not None
+                                                                 and opt.type is not bool else ""))
+    lines += ["", "hyperparameters (default per env family):"]
     for hp in spec.hyperparameters:
         defaults = [str(default_for(hp, reg.defaults_chain(f))) for f in fams]
         same = len(set(defaults)) == 1
@@ -169,13 +165,13 @@ def parse_run_args(spec, tokens: list):
         name, eq, value = tok[2:].partition("=")
         name = name.replace("-", "_")
         negated = name.startswith("no_") and (name[3:] in known and known[name[3:]].type is bool
-                                              or RUN_OPTIONS.get(name[3:]) is bool)
+                                              or name[3:] in RUN_OPTIONS and RUN_OPTIONS[name[3:]].type is bool)
         key = name[3:] if negated else name
         if key not in RUN_OPTIONS and key not in known:
             close = difflib.get_close_matches(key, list(known) + list(RUN_OPTIONS), n=1)
             hint = f"; did you mean --{close[0].replace('_', '-')}?" if close else ""
             raise BadInput(f"unknown option --{key.replace('_', '-')} for {spec.name}{hint}")
-        is_bool = key in known and known[key].type is bool or RUN_OPTIONS.get(key) is bool
+        is_bool = key in known and known[key].type is bool or key in RUN_OPTIONS and RUN_OPTIONS[key].type is bool
         if negated:
             value = "false"
         elif not eq:
@@ -186,28 +182,11 @@ def parse_run_args(spec, tokens: list):
                 value = tokens[i]
             else:
                 raise BadInput(f"--{key.replace('_', '-')} needs a value")
-        flag = "--" + key.replace("_", "-")
-        if key in RUN_OPTIONS and RUN_OPTIONS[key] is bool:
-            if value.strip().lower() not in TRUE | FALSE:
-                raise BadInput(f"{flag} expects true or false, got '{value}'")
-            options[key] = value.strip().lower() in TRUE
-        elif key in RUN_OPTIONS and RUN_OPTIONS[key] is int:
-            try:
-                options[key] = int(value.strip())
-            except ValueError:
-                raise BadInput(f"{flag} expects int, got '{value}'") from None
-        elif key in RUN_OPTIONS:
-            if not value:
-                raise BadInput(f"{flag} must not be empty")
-            if not value.isprintable():
-                raise BadInput(f"{flag} must be printable text, got {printable(repr(value))[:80]}")
-            options[key] = value
+        if key in RUN_OPTIONS:
+            options[key] = RUN_OPTIONS[key].parse(value)
         else:
             overrides[key] = value
         i += 1
-    for key, high in RUN_BOUNDS.items():
-        if key in options and not 1 <= options[key] <= high:
-            raise BadInput(f"--{key.replace('_', '-')} must be in [1, {high}], got {options[key]}")
     return options, overrides
 
 
@@ -220,20 +199,14 @@ def run_algorithm(alg: str, tokens: list):
         return
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")
-    from .session import train
-    _guard(lambda: train(reg, alg, options["env_id"], overrides, logdir=options.get("logdir"),
-                         seed=options.get("seed", 1), device=options.get("device", "auto"),
-                         checkpoint_every=options.get("checkpoint_every"),
-                         keep_checkpoints=options.get("keep_checkpoints", 3),
-                         save_replay=options.get("save_replay"), threads=options.get("threads"),
-                         workers=options.get("workers"), envs_per_worker=options.get("envs_per_worker"),
-                         ray_address=options.get("ray_address"), eval_every=options.get("eval_every"),
-                         eval_episodes=options.get("eval_episodes"), env_backend=options.get("env_backend")))
+    from .run.session import train
+    env_id = options.pop("env_id")
+    _guard(lambda: train(reg, alg, env_id, overrides, **options))
 
 
 def _guard(fn):
     """Training outcomes that are not bad input: an interrupt (exit 130/143) or a stopped run (exit 1)."""
-    from .session import Interrupted, TrainingFailed
+    from .run.session import Interrupted, TrainingFailed
     try:
         fn()
     except Interrupted as exc:
@@ -267,7 +240,7 @@ def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written 
             raise BadInput("a sweep is resumed as it was planned: no --total-steps or --checkpoint")
         resume_sweep(registry(), run_dir)
         return
-    from .session import resume
+    from .run.session import resume
     _guard(lambda: resume(registry(), run_dir, total_steps, checkpoint))
 
 
@@ -337,7 +310,7 @@ def eval_cmd(run_dir: str = typer.Argument(..., help="a run directory written by
              checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file (default: newest)"),
              seed: int = typer.Option(None, "--seed", help="env seed (default: the run's seed + 10000)")):
     """Play the learned policy: mean ± std of raw episode returns, and optionally a video."""
-    from .evaluate import evaluate
+    from .run.evaluate import evaluate
     evaluate(registry(), run_dir, episodes, deterministic, video, checkpoint, seed)
 
 

@@ -4,9 +4,9 @@ No torch here: plugins call these helpers from their registering module (`Algori
 from __future__ import annotations
 
 import math
-import os
 
 from .errors import BadInput
+from .machine import machine_bytes
 
 GiB = 1 << 30
 
@@ -31,21 +31,6 @@ def mlp_bytes(sizes, copies: int = 4) -> int:
     moments)."""
     params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     return 4 * copies * params
-
-
-def machine_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def machine_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
 
 
 def env_info(venv) -> dict:

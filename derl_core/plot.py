@@ -7,7 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from .errors import BadInput
-from .rundir import read_metrics, read_run, release_output, reserve_output
+from .run.rundir import read_metrics, read_run, release_output, reserve_output
 
 
 def episode_returns(run_dir: str):
@@ -44,7 +44,7 @@ def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
     groups = defaultdict(list)
     for run_dir in run_dirs:
         record = read_run(run_dir)
-        groups[(record["algorithm"], record["env_id"])].append((*episode_returns(run_dir), eval_returns(run_dir)))
+        groups[(record.algorithm, record.env_id)].append((*episode_returns(run_dir), eval_returns(run_dir)))
     reserve_output(out, "--out", (".png",))
     try:
         _draw(groups, out)

@@ -21,6 +21,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import BadInput
+from .spec import FAMILY_APIS, PLUGIN_API, api_problem
 
 GROUP = "derl"
 CORE = "derl"                 # derl_core's own distribution: its env families always load
@@ -32,7 +33,13 @@ class DuplicateAlgorithm(BadInput):
     """Two distributions register one name: the later one is refused (and listed as broken)."""
 
 
+class PluginAPIMismatch(BadInput):
+    """A plugin written for another plugin API than this derl's (PLUGIN_API)."""
+
+
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, PluginAPIMismatch):
+        return str(exc)
     if isinstance(exc, SystemExit):
         return f"SystemExit: the plugin called sys.exit({exc.code!r})"
     text = str(exc).strip().splitlines()
@@ -178,6 +185,10 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
             raise DuplicateAlgorithm(f"algorithm '{spec.name}' is registered by two distributions: "
                                      f"{holder.distribution if holder else dist} and {dist}; {dist}'s is "
                                      f"refused (uninstall one of them)")
+        problem = api_problem("algorithm", spec.name, getattr(spec, "api_version", 1), (PLUGIN_API,))
+        if problem:
+            reg.lost[spec.name] = (dist, plugin_name, problem)
+            raise PluginAPIMismatch(problem)
         spec.distribution, spec.version = dist, version
         algorithms[spec.name] = spec
 
@@ -187,6 +198,9 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
             raise DuplicateAlgorithm(f"env family '{spec.name}' is registered by two distributions: "
                                      f"{holder.distribution if holder else dist} and {dist}; {dist}'s is "
                                      f"refused (uninstall one of them)")
+        problem = api_problem("env family", spec.name, getattr(spec, "api_version", 1), FAMILY_APIS)
+        if problem:
+            raise PluginAPIMismatch(problem)
         spec.distribution = dist
         families[spec.name] = spec
 
@@ -199,7 +213,7 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
             if error is not None:
                 pm.unregister(module)
                 for name in algorithms:
-                    reg.lost[name] = (dist, plugin_name, error)
+                    reg.lost.setdefault(name, (dist, plugin_name, error))
                 return error
     reg.algorithms.update(algorithms)
     reg.families.update(families)

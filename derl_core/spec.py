@@ -6,6 +6,23 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 
+PLUGIN_API = 2                      # the plugin API this derl speaks (docs/plugins.md, "Plugin API versions")
+FAMILY_APIS = (1, 2)                # env family modules did not change between API 1 and 2
+MIGRATION = "docs/plugins.md, section 'Migrating from plugin API 1'"
+API_CHANGES = {1: "Factory.build(env) replaced make_runner/make_alg, batches are typed (RolloutBatch, "
+                  "ReplayBatch), Policy.act(obs) returns a PolicyStep and evaluate(obs, actions) feeds losses, "
+                  "data sources (OnPolicyData, ExperienceReplay) replaced runner wrappers"}
+
+
+def api_problem(kind: str, name: str, declared, accepted) -> str | None:
+    """The one line for a plugin written against another plugin API, or None."""
+    if declared in accepted:
+        return None
+    what = API_CHANGES.get(declared, "see the migration notes")
+    return (f"{kind} '{name}' was written for derl's plugin API {declared!r}, this derl speaks API {PLUGIN_API} "
+            f"({what}); see {MIGRATION}")
+
+
 def load_object(path: str):
     """Import "package.module:attribute" (only when an algorithm or env family is actually used)."""
     module, _, attr = path.partition(":")
@@ -43,6 +60,9 @@ class AlgorithmSpec:
     memory: Callable[[dict, dict], int] | None = None
     distribution: str = ""         # filled in by the registry: which installed distribution registered it
     version: str = ""
+    # the plugin API the algorithm was written for (derl_core.PLUGIN_API); a spec that names none was written
+    # for API 1 (derl 0.2, before versions were stated) and is refused with a pointer to the migration notes
+    api_version: int = 1
 
     def families(self) -> list:
         names = set()
@@ -62,6 +82,7 @@ class EnvFamilySpec:
     defaults_from: str | None = None  # e.g. pybullet takes mujoco's hyperparameter defaults
     exact_resume: bool = False        # in-process envs whose whole state is plain numbers, arrays and RNGs
     distribution: str = ""
+    api_version: int = 2              # env families: APIs 1 and 2 are the same (resolve_id, make_single, ...)
 
 
 def hp(name: str, type_: type, help: str, default, low=None, high=None, choices=None, **family_defaults):

@@ -17,7 +17,8 @@ import sys
 import time
 
 from . import config as cfg
-from . import rundir
+from .run import rundir
+from .run.record import check_env_id, check_seed
 from .errors import BadInput, printable
 
 PLAN = "sweep.json"
@@ -34,7 +35,7 @@ def parse_seeds(text: str) -> list:
             raise BadInput(f"--seeds range '{part.strip()}' is empty or too long")
         seeds += range(lo, hi + 1)
     for seed in seeds:
-        rundir.check_seed(seed)
+        check_seed(seed)
     return sorted(set(seeds))
 
 
@@ -77,9 +78,9 @@ def _run_one(entry: dict, sweep_dir: str, alg: str, env_id: str, options: dict, 
     """One run of the sweep, inside a Ray task: trained, continued, or left alone when finished."""
     import torch
 
-    from . import checkpoint as ckpt
+    from .run import checkpoint as ckpt
     from .plugins import registry
-    from .session import resume, train
+    from .run.session import resume, train
     torch.set_num_threads(threads)
     run_dir = os.path.join(sweep_dir, entry["name"])
     quiet = dict(progress=False, echo=lambda *a: None, signals=False)
@@ -132,7 +133,7 @@ def read_plan(sweep_dir: str) -> dict:
 def execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, address: str | None, echo=print):
     """Runs (or continues) the sweep planned in `record` in `sweep_dir`, then writes its results and figures."""
     plan, alg, env_id, options = record["runs"], record["algorithm"], record["env_id"], record["options"]
-    from .distributed import start_ray, stop_ray
+    from .run.distributed import start_ray, stop_ray
     temp = start_ray(address)
     import ray
     try:
@@ -218,7 +219,7 @@ def summarize(sweep_dir: str, plan: list) -> dict:
 def start(registry, alg: str, env_id: str, seeds: str, sets: list, overrides: dict, options: dict,
           logdir: str | None, max_parallel: int | None, address: str | None, echo=print):
     """Plans the sweep (all checked), creates its directory with sweep.json, and runs it."""
-    rundir.check_env_id(env_id)
+    check_env_id(env_id)
     plan = make_plan(registry, alg, env_id, parse_seeds(seeds), parse_sets(sets), overrides)
     sweep_dir = logdir or os.path.join("runs", f"sweep__{env_id.replace('/', '-')}__{alg}__{int(time.time())}")
     record = {"algorithm": alg, "env_id": env_id, "options": options, "runs": plan}

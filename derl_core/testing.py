@@ -29,7 +29,7 @@ def invoke(args):
 
 
 def read_metrics(logdir) -> list:
-    from .rundir import read_metrics as read
+    from .run.rundir import read_metrics as read
     return read(str(logdir))
 
 
@@ -85,7 +85,7 @@ def same_seed_same_metrics(alg: str, env_id: str, overrides: dict, tmp_path):
 
 def resume_matches_uninterrupted(alg: str, env_id: str, overrides: dict, tmp_path):
     """A run resumed from a middle checkpoint ends with the same state and metrics as an uninterrupted one."""
-    from . import checkpoint as ckpt
+    from .run import checkpoint as ckpt
     full, cut = os.path.join(tmp_path, "full"), os.path.join(tmp_path, "cut")
     every = max(1, int(overrides.get("total_steps", 1000)) // 4)
     _ok(invoke(run_args(alg, env_id, overrides, full, extra=["--checkpoint-every", every,
@@ -110,12 +110,12 @@ def nan_rewards():
     """Every reward the EnvRunner collects becomes NaN (what a broken env does)."""
     import numpy as np
 
-    from .runners import EnvRunner
+    from .rl.rollout import EnvRunner
     real = EnvRunner.collect
 
-    def poisoned(self, nsteps):
+    def poisoned(self, nsteps=None):
         rollout = real(self, nsteps)
-        rollout["rewards"] = np.full_like(rollout["rewards"], np.nan, dtype=np.float32)
+        rollout.rewards = np.full_like(rollout.rewards, np.nan, dtype=np.float32)
         return rollout
     EnvRunner.collect = poisoned
     try:
@@ -126,7 +126,7 @@ def nan_rewards():
 
 def nan_stops_with_a_usable_checkpoint(alg: str, env_id: str, overrides: dict, tmp_path):
     """NaN rewards: the run stops (exit 1) naming the step and the last good checkpoint, which loads."""
-    from . import checkpoint as ckpt
+    from .run import checkpoint as ckpt
     run = os.path.join(tmp_path, "nan")
     with nan_rewards():
         result = invoke(run_args(alg, env_id, overrides, run))

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from derl_core import checkpoint as ckpt
+from derl_core.run import checkpoint as ckpt
 from derl_core.testing import invoke
 
 

@@ -157,7 +157,7 @@ def test_progress_bar_numbers_stay_whole_in_80_columns():
 
     from rich.console import Console
 
-    from derl_core.summary import Progress
+    from derl_core.run.summary import Progress
     sink = io.StringIO()
     bar = Progress(300_000, console=Console(file=sink, width=80, force_terminal=True))
     bar.update(123_456, 42, 187.25, 4321.0)

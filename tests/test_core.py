@@ -3,18 +3,15 @@ import pytest
 
 from derl_core import config
 from derl_core.errors import BadInput
-from derl_core.factory import Factory
+from derl_core.rl.factory import Factory
 from derl_core.plugins import registry
-from derl_core.schedules import Linear
+from derl_core.rl.schedules import Linear
 
 
 def test_factory_names_unused_arguments():
     class F(Factory):
-        def make_runner(self, env):
+        def build(self, env):
             return self.get("a")
-
-        def make_alg(self, runner):
-            return runner
 
     class Env:
         num_envs = 1
@@ -67,7 +64,8 @@ def test_linear_schedule():
 
 def test_runner_keeps_final_observation_and_episode_stats():
     from derl_core.env import make
-    from derl_core.runners import EnvRunner
+    from derl_core.rl.policy import PolicyStep
+    from derl_core.rl.rollout import EnvRunner
 
     class Recorder:
         def __init__(self):
@@ -78,18 +76,18 @@ def test_runner_keeps_final_observation_and_episode_stats():
 
     class Right:
         def act(self, obs):
-            return {"actions": np.ones(len(obs), dtype=np.int64)}
+            return PolicyStep(np.ones(len(obs), dtype=np.int64))
 
     venv = make("CartPole-v1", 2, seed=0)
     rec = Recorder()
     runner = EnvRunner(venv, Right(), nsteps=40, seed=0, summary=rec)
-    rollout = next(runner.run())
-    done = rollout["terminated"] | rollout["truncated"]
+    rollout = runner.collect()
+    done = rollout.terminated | rollout.truncated
     assert done.any() and runner.step_count == 80
     t, i = map(int, np.argwhere(done)[0])
     # next_observations holds the real last observation (pole fallen), not the next episode's first one
-    assert abs(rollout["next_observations"][t, i][2]) > 0.2 or abs(rollout["next_observations"][t, i][0]) > 2.4
-    assert abs(rollout["observations"][t + 1, i][2]) < 0.06
+    assert abs(rollout.next_observations[t, i][2]) > 0.2 or abs(rollout.next_observations[t, i][0]) > 2.4
+    assert abs(rollout.observations[t + 1, i][2]) < 0.06
     assert rec.episodes and all(ret == length for ret, length in rec.episodes)
     venv.close()
 
@@ -98,7 +96,7 @@ def test_light_distributions_match_torch():
     import torch
     from torch.distributions import Categorical, Independent, Normal
 
-    from derl_core.policy import CategoricalLogits, DiagGaussian
+    from derl_core.rl.policy import CategoricalLogits, DiagGaussian
     torch.manual_seed(0)
     logits, actions = torch.randn(50, 4), torch.randint(0, 4, (50,))
     ours, ref = CategoricalLogits(logits), Categorical(logits=logits)
@@ -120,7 +118,7 @@ def test_default_threads_share_the_cores_among_derl_trainings(tmp_path, monkeypa
     import subprocess
     import time
 
-    from derl_core import build
+    from derl_core.run import build
     from derl_core.env import make
 
     from .conftest import DERL

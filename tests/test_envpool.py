@@ -172,10 +172,10 @@ def test_envpool_seeds_are_honoured():
 
 
 def test_a_run_trains_resumes_and_evaluates_on_envpool(tmp_path, capsys):
-    from derl_core.evaluate import evaluate
+    from derl_core.run.evaluate import evaluate
     from derl_core.plugins import registry
-    from derl_core.session import resume, train
-    from derl_core.rundir import read_metrics
+    from derl_core.run.session import resume, train
+    from derl_core.run.rundir import read_metrics
     run = str(tmp_path / "run")
     train(registry(), "ppo", "Hopper-v5", {"total_steps": "2048", "nsteps": "512", "num_minibatches": "4",
                                            "num_epochs": "1"}, logdir=run, progress=False, echo=lambda *a: None,

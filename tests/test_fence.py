@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from derl_core import checkpoint as ckpt
+from derl_core.run import checkpoint as ckpt
 from derl_core.testing import invoke, read_metrics
 
 from .conftest import DERL, run_derl
@@ -116,7 +116,8 @@ def test_stderr_stays_one_line_and_mujoco_writes_no_log(tmp_path):
     ("hyperparameters.nsteps", None, "--nsteps expects int"),
     ("hyperparameters.nonsense", 1, "do not match ppo (unknown nonsense)"),
     ("algorithm", None, "'algorithm' should be str"),
-    ("run.keep_checkpoints", "3", "'keep_checkpoints' should be a positive integer"),
+    ("run.keep_checkpoints", "3", "run option 'keep_checkpoints': expects int"),
+    ("run.threads", 2**31, "run option 'threads': must be in [1, 1024]"),
 ])
 def test_edited_config_is_refused_by_the_same_resolver(copy, key, value, message):
     path = copy / "config.json"
@@ -271,7 +272,7 @@ def test_a_run_killed_at_any_moment_can_be_continued(tmp_path):
 
 
 def test_nan_at_the_first_update_leaves_a_step_0_checkpoint(tmp_path, monkeypatch):
-    from derl_core import alg as alg_module
+    from derl_core.rl import alg as alg_module
     real = alg_module.Trainer.step
     monkeypatch.setattr(alg_module.Trainer, "step",
                         lambda self, loss, stats, step: real(self, loss * float("nan"), stats, step))

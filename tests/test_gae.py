@@ -1,6 +1,6 @@
 import numpy as np
 
-from derl_core.runners import GAE
+from derl_core.rl.rollout import Rollout, gae
 
 
 class FixedValues:
@@ -30,9 +30,10 @@ def test_gae_truncated_bootstraps_terminated_does_not():
     next_obs = np.zeros((5, 1, 1), dtype=np.float32)
     next_obs[1, 0, 0] = 7.0
     next_obs[3, 0, 0] = 100.0
-    rollout = {"rewards": rewards, "values": values, "terminated": terminated, "truncated": truncated,
-               "next_observations": next_obs, "latest_observations": np.array([[4.0]], dtype=np.float32)}
-    out = GAE(FixedValues(), gamma, lam)(rollout)
+    rollout = Rollout(np.zeros((5, 1, 1), np.float32), np.zeros((5, 1)), rewards, terminated, truncated, next_obs,
+                      np.array([[4.0]], dtype=np.float32), values=values)
+    advantages, targets = gae(rollout, FixedValues().values, gamma, lam)
+    out = {"advantages": advantages, "value_targets": targets}
     # by hand: next values are V(s_{t+1}) inside an episode, 7 at the truncation, 0 at termination, 4 at the end
     next_values = [1.0, 7.0, 1.5, 0.0, 4.0]
     dones = [0, 1, 0, 1, 0]
@@ -50,9 +51,9 @@ def test_gae_lambda_one_is_nstep_return():
     rewards = np.array([[1.0], [1.0], [1.0]], dtype=np.float32)
     values = np.zeros((3, 1), dtype=np.float32)
     f = np.zeros((3, 1), dtype=bool)
-    rollout = {"rewards": rewards, "values": values, "terminated": f, "truncated": f,
-               "next_observations": np.zeros((3, 1, 1), np.float32),
-               "latest_observations": np.array([[8.0]], dtype=np.float32)}
-    out = GAE(FixedValues(), gamma, 1.0)(rollout)
+    rollout = Rollout(np.zeros((3, 1, 1), np.float32), np.zeros((3, 1)), rewards, f, f,
+                      np.zeros((3, 1, 1), np.float32), np.array([[8.0]], dtype=np.float32), values=values)
+    _, targets = gae(rollout, FixedValues().values, gamma, 1.0)
+    out = {"value_targets": targets}
     # 1 + .5 + .25 + .125 * 8
     assert abs(out["value_targets"][0, 0] - 2.75) < 1e-6

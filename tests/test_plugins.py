@@ -1,9 +1,10 @@
 import json
+import os
 
 from derl_core.plugins import build_registry
 from derl_core.spec import AlgorithmSpec
 
-from .conftest import run_derl
+from .conftest import ROOT, run_derl
 
 
 class FakeDist:
@@ -29,7 +30,7 @@ def algorithm_module(name):
 
     @hookimpl
     def derl_register_algorithms(register):
-        register(AlgorithmSpec(name=name, summary="fake", factory="x:y", hyperparameters=[]))
+        register(AlgorithmSpec(name=name, summary="fake", factory="x:y", hyperparameters=[], api_version=2))
     mod.derl_register_algorithms = derl_register_algorithms
     return mod
 
@@ -78,3 +79,45 @@ def test_pip_installed_third_party_plugin_appears_and_runs(hello_site, tmp_path)
     # the shorthand works too
     out = run_derl(["hello", "--env-id", "CartPole-v1", "--total-steps", "100", "--logdir", tmp_path / "s"], env)
     assert out.returncode == 0, out.stderr
+
+
+# ------------------------------------------------------------------------------------------ plugin API versions
+def test_a_plugin_written_for_the_previous_api_gets_one_line_naming_the_move(tmp_path_factory, tmp_path):
+    """derl-oldapi is derl-reinforce exactly as written for plugin API 1 (derl 0.2): it is listed as broken,
+    and running it is one line naming both versions and the migration section, never an AttributeError."""
+    from .conftest import pip_site
+    env = {"PYTHONPATH": pip_site(tmp_path_factory, "tests/plugins/derl_oldapi")}
+    listed = json.loads(run_derl(["list", "--json"], env).stdout)
+    broken = [b for b in listed["broken"] if b["distribution"] == "derl-oldapi"]
+    assert broken and "plugin API 1" in broken[0]["error"] and "API 2" in broken[0]["error"], listed["broken"]
+    assert "ppo" in {a["name"] for a in listed["algorithms"]}   # the rest of derl is unharmed
+    out = run_derl(["run", "oldreinforce", "--env-id", "CartPole-v1", "--logdir", tmp_path / "r"], env)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert "written for derl's plugin API 1" in lines[0] and "Migrating from plugin API 1" in lines[0], lines
+    assert "AttributeError" not in out.stderr and not (tmp_path / "r").exists()
+    with open(os.path.join(ROOT, "docs", "plugins.md")) as f:
+        assert "## Migrating from plugin API 1" in f.read()
+
+
+def test_api_mismatch_is_checked_for_algorithms_and_accepted_for_unchanged_families():
+    from derl_core.spec import PLUGIN_API, api_problem
+    assert api_problem("algorithm", "x", PLUGIN_API, (PLUGIN_API,)) is None
+    assert "plugin API 1" in api_problem("algorithm", "x", 1, (PLUGIN_API,))
+    assert "plugin API 99" in api_problem("algorithm", "x", 99, (PLUGIN_API,))
+    reg = build_registry([FakeEntryPoint("fam", "derl-fam", family_module_api(1))])
+    assert "old" in reg.families and not reg.broken
+
+
+def family_module_api(version):
+    import types
+
+    from derl_core import EnvFamilySpec, hookimpl
+    mod = types.ModuleType("fake_family")
+
+    @hookimpl
+    def derl_register_env_families(register):
+        register(EnvFamilySpec("old", "a family for API 1", lambda env_id: False, "derl_core.env.classic",
+                               api_version=version))
+    mod.derl_register_env_families = derl_register_env_families
+    return mod

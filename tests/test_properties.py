@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
 
-from derl_core import checkpoint as ckpt
+from derl_core.run import checkpoint as ckpt
 from derl_core.testing import invoke
 
 CLI_EXAMPLES = 100

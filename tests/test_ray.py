@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from derl_core import checkpoint as ckpt
+from derl_core.run import checkpoint as ckpt
 from derl_core.testing import read_metrics
 
 from .conftest import DERL, run_derl

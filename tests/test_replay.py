@@ -2,7 +2,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from derl_core.replay import ReplayStorage, SumTree
+from derl_core.rl.replay import ReplayStorage, SumTree
+from derl_core.rl.rollout import Rollout
 
 
 def test_sum_tree_sampling_frequencies_match_priorities():
@@ -41,10 +42,8 @@ def rollout_from(obs_seq, rewards, terminated, truncated, final_obs):
     nxt = np.array(obs_seq[1:T + 1], dtype=np.float32).reshape(T, 1, -1).copy()
     for t, o in final_obs.items():
         nxt[t, 0] = o
-    return {"observations": obs, "actions": np.zeros((T, 1), np.int64),
-            "rewards": np.array(rewards, np.float32).reshape(T, 1),
-            "terminated": np.array(terminated).reshape(T, 1), "truncated": np.array(truncated).reshape(T, 1),
-            "next_observations": nxt}
+    return Rollout(obs, np.zeros((T, 1), np.int64), np.array(rewards, np.float32).reshape(T, 1),
+                   np.array(terminated).reshape(T, 1), np.array(truncated).reshape(T, 1), nxt, nxt[-1])
 
 
 def test_nstep_targets_across_terminated_and_truncated_ends():
@@ -64,9 +63,9 @@ def test_nstep_targets_across_terminated_and_truncated_ends():
     def check(o, ret, disc, next_obs):
         b = s.gather(envs, np.array([rows_by_obs[o]]))
         assert s.valid(envs, np.array([rows_by_obs[o]]))[0]
-        assert b["rewards"][0] == pytest.approx(ret)
-        assert b["discounts"][0] == pytest.approx(disc)
-        assert b["next_observations"][0, 0] == next_obs
+        assert b.rewards[0] == pytest.approx(ret)
+        assert b.discounts[0] == pytest.approx(disc)
+        assert b.next_observations[0, 0] == next_obs
 
     check(0, 1 + 0.5 * 2 + 0.25 * 4, 0.0, 99.0)       # reaches the termination: no bootstrap
     check(1, 2 + 0.5 * 4, 0.0, 99.0)
@@ -78,7 +77,7 @@ def test_nstep_targets_across_terminated_and_truncated_ends():
     assert not s.valid(envs, np.array([rows_by_obs[22]]))[0]
     assert not s.final[0, rows_by_obs[0]]
     batch = s.sample(64)
-    assert set(batch["observations"][:, 0]) <= {0, 1, 2, 10, 11, 20, 21}
+    assert set(batch.observations[:, 0]) <= {0, 1, 2, 10, 11, 20, 21}
 
 
 def test_prioritized_insertion_at_max_priority_and_importance_weights():
@@ -95,15 +94,16 @@ def test_prioritized_insertion_at_max_priority_and_importance_weights():
     newest = s.head[0] - 2                           # the row whose 1-step window just completed
     assert s.tree.get([newest])[0] == pytest.approx(np.sqrt(3.0 + 1e-6))
     batch = s.sample(8, beta=0.4)
-    probs = s.tree.get(batch["indices"]) / s.tree.total
+    probs = s.tree.get(batch.indices) / s.tree.total
     w = (len(s) * probs) ** -0.4
-    np.testing.assert_allclose(batch["weights"], w / w.max(), rtol=1e-5)
-    assert batch["weights"].max() == pytest.approx(1.0)
+    np.testing.assert_allclose(batch.weights, w / w.max(), rtol=1e-5)
+    assert batch.weights.max() == pytest.approx(1.0)
 
 
 def test_frame_stack_never_mixes_episodes_and_matches_the_env():
     """Stacks rebuilt from single frames equal the env's own zero-padded stacks, across episode ends."""
-    from derl_core.runners import EnvRunner
+    from derl_core.rl.policy import PolicyStep
+    from derl_core.rl.rollout import EnvRunner
 
     class Random:
         def __init__(self, n):
@@ -111,7 +111,7 @@ def test_frame_stack_never_mixes_episodes_and_matches_the_env():
             self.n = n
 
         def act(self, obs):
-            return {"actions": self.rng.integers(self.n, size=len(obs))}
+            return PolicyStep(self.rng.integers(self.n, size=len(obs)))
 
     # CartPole rendered as frames would be slow; a tiny image env keeps this exact and fast.
     class Blink(gym.Env):
@@ -139,20 +139,19 @@ def test_frame_stack_never_mixes_episodes_and_matches_the_env():
                             gamma=0.9)
     runner = EnvRunner(venv, Random(2), nsteps=7, seed=0)
     seen = []
-    gen = runner.run()
     for _ in range(12):    # wraps the ring (20 rows per env) several times
-        rollout = next(gen)
+        rollout = runner.collect()
         storage.add(rollout)
         seen.append(rollout)
     # every valid row's rebuilt stack must equal an observation the env really produced
-    real = {r["observations"][t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
-    real |= {r["next_observations"][t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
+    real = {r.observations[t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
+    real |= {r.next_observations[t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
     envs, rows = np.meshgrid(np.arange(2), np.arange(storage.T), indexing="ij")
     envs, rows = envs.ravel(), rows.ravel()
     ok = storage.valid(envs, rows)
     assert ok.sum() > 20
     batch = storage.gather(envs[ok], rows[ok])
-    for stack in np.concatenate([batch["observations"], batch["next_observations"]]):
+    for stack in np.concatenate([batch.observations, batch.next_observations]):
         assert stack.tobytes() in real
         # frames of one stack come from one episode: values of non-zero frames increase by 1
         vals = [int(f[0, 0]) for f in stack if f.any()]

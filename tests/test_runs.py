@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from derl_core import checkpoint as ckpt
+from derl_core.run import checkpoint as ckpt
 from derl_core.testing import invoke, read_metrics, same_state
 
 from .conftest import DERL, run_derl

@@ -26,11 +26,12 @@ POOL_MIN_ENVS = 4
 
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
          render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True,
-         backend: str | None = None):
+         backend: str | None = None, env_kwargs: dict | None = None):
     """A gymnasium VectorEnv with `.family`, `.env_id` and `.backend` attributes. Seeding happens at the first
     reset. `backend`: None picks EnvPool where the family offers it (`envpool_task`), it is installed and
     there are at least POOL_MIN_ENVS envs; "gymnasium" the gymnasium stack; "envpool" insists. Rendering
-    (videos) always uses gymnasium."""
+    (videos) and `env_kwargs` (keyword arguments for gymnasium.make, passed to the family's make_single)
+    always use gymnasium."""
     family = family_of(env_id, registry)
     try:
         module = load_object(family.module)
@@ -39,11 +40,14 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
                        f"{type(exc).__name__}: {first_line(exc)}") from None
     env_id = module.resolve_id(env_id)
     venv = None
-    if render_mode is None and (backend == "envpool" or backend is None and num_envs >= POOL_MIN_ENVS):
+    if env_kwargs and backend == "envpool":
+        raise BadInput("--env-kwargs goes to gymnasium.make: use it with --env-backend gymnasium (the default)")
+    if render_mode is None and not env_kwargs and (backend == "envpool" or backend is None
+                                                   and num_envs >= POOL_MIN_ENVS):
         venv = _make_pool(module, family.name, env_id, num_envs, seed, training, required=backend == "envpool")
     used = "gymnasium" if venv is None else "envpool"
     if venv is None:
-        venv = _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family)
+        venv = _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family, env_kwargs)
     venv = module.wrap_vector(venv, training, normalize=normalize)
     venv.family, venv.env_id, venv.backend = family.name, env_id, used
     return venv
@@ -62,9 +66,10 @@ def _make_pool(module, family: str, env_id: str, num_envs: int, seed, training: 
     return pool.make(task, num_envs, seed)
 
 
-def _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family):
+def _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family, env_kwargs=None):
     import gymnasium as gym
-    fns = [functools.partial(module.make_single, env_id, training, render_mode) for _ in range(num_envs)]
+    fns = [functools.partial(module.make_single, env_id, training, render_mode, **(env_kwargs or {}))
+           for _ in range(num_envs)]
     if asynchronous is None:
         asynchronous = family.vectorization == "async" and num_envs > 1
     cls = gym.vector.AsyncVectorEnv if asynchronous else gym.vector.SyncVectorEnv
@@ -73,7 +78,8 @@ def _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronou
     except BadInput:
         raise
     except Exception as exc:
-        raise BadInput(f"cannot make env '{env_id}': {type(exc).__name__}: {exc}") from None
+        raise BadInput(f"cannot make env '{env_id}'{' with --env-kwargs' if env_kwargs else ''}: "
+                       f"{type(exc).__name__}: {first_line(exc, 200)}") from None
     return venv
 
 

@@ -8,7 +8,7 @@ import ale_py
 import gymnasium as gym
 import numpy as np
 
-from .classic import check_registered
+from .classic import check_registered, make_kwargs
 
 gym.register_envs(ale_py)
 
@@ -75,8 +75,8 @@ class FireReset(gym.Wrapper):
         return obs, info
 
 
-def make_single(env_id: str, training: bool = True, render_mode=None):
-    env = gym.make(env_id, frameskip=1, render_mode=render_mode)
+def make_single(env_id: str, training: bool = True, render_mode=None, **env_kwargs):
+    env = gym.make(env_id, **{"frameskip": 1, **make_kwargs(render_mode, env_kwargs)})
     env = gym.wrappers.AtariPreprocessing(env, noop_max=NOOP_MAX, frame_skip=4, screen_size=84,
                                           terminal_on_life_loss=False, grayscale_obs=True)
     env = gym.wrappers.TimeLimit(env, MAX_AGENT_STEPS)

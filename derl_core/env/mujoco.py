@@ -8,7 +8,7 @@ import mujoco
 # MUJOCO_LOG.TXT in the working directory; derl writes nothing outside a run directory, so they are dropped.
 mujoco.set_mju_user_warning(lambda message: None)
 
-from .classic import check_registered
+from .classic import check_registered, make_kwargs
 from .normalize import NormalizeObsReward
 
 
@@ -21,8 +21,8 @@ def resolve_id(env_id: str) -> str:
     return check_registered(env_id, "MuJoCo")
 
 
-def make_single(env_id: str, training: bool = True, render_mode=None):
-    env = gym.make(env_id, render_mode=render_mode)
+def make_single(env_id: str, training: bool = True, render_mode=None, **env_kwargs):
+    env = gym.make(env_id, **make_kwargs(render_mode, env_kwargs))
     return gym.wrappers.RecordEpisodeStatistics(env)
 
 

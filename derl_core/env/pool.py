@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..errors import BadInput
-from ..memory import machine_cores
+from ..machine import machine_cores
 
 
 @dataclass

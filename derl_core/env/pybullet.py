@@ -5,7 +5,7 @@ import os
 
 import gymnasium as gym
 
-from .classic import check_registered
+from .classic import check_registered, make_kwargs
 from .normalize import NormalizeObsReward
 
 
@@ -32,9 +32,9 @@ def resolve_id(env_id: str) -> str:
     return check_registered(env_id, "PyBullet")
 
 
-def make_single(env_id: str, training: bool = True, render_mode=None):
+def make_single(env_id: str, training: bool = True, render_mode=None, **env_kwargs):
     with silence_stdout():
-        env = gym.make(env_id, render_mode=render_mode)
+        env = gym.make(env_id, **make_kwargs(render_mode, env_kwargs))
         env.reset(seed=0)  # pybullet connects (and prints) on the first reset
     return gym.wrappers.RecordEpisodeStatistics(env)
 

@@ -18,6 +18,7 @@ HYPERPARAMETERS = [
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="foo", summary="vanilla policy gradient with a learned baseline (tutorial)",
         factory="derl_foo.foo:FooFactory", hyperparameters=HYPERPARAMETERS,
         check=rollout_problem, memory=rollout_bytes))

@@ -21,6 +21,7 @@ HYPERPARAMETERS = [
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="minidqn", summary="the smallest DQN on derl's replay (tutorial)",
         factory="derl_minidqn.minidqn:MiniDQNFactory", hyperparameters=HYPERPARAMETERS,
         action_spaces=("Discrete",), check=replay_problem,

@@ -22,5 +22,6 @@ def check(h: dict):
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="reinforce", summary="REINFORCE: Monte-Carlo returns of whole episodes, a learned baseline",
         factory="derl_reinforce.reinforce:ReinforceFactory", hyperparameters=HYPERPARAMETERS, check=check))

@@ -35,6 +35,7 @@ HYPERPARAMETERS = [
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="a2c",
         summary="Advantage actor-critic, synchronous (n-step returns, RMSprop)",
         factory="derl_a2c.a2c:A2CFactory",

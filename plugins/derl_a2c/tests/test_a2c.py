@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from derl_a2c.a2c import A2CLoss
+from derl_core import Evaluation, RolloutBatch
 from derl_core.testing import learning_run
 
 
@@ -13,17 +14,16 @@ class Linear1:
         self.theta = torch.zeros((), requires_grad=True)
         self.v = torch.tensor(0.5, requires_grad=True)
 
-    def act(self, obs, training=False):
+    def evaluate(self, obs, actions):
         logits = torch.stack([torch.zeros(()), self.theta]).expand(len(obs), 2)
-        return {"distribution": torch.distributions.Categorical(logits=logits),
-                "values": self.v.expand(len(obs))}
+        dist = torch.distributions.Categorical(logits=logits)
+        return Evaluation(dist.log_prob(actions), dist.entropy(), self.v.expand(len(obs)))
 
 
 def test_a2c_loss_gradient_sign_and_value_target_by_hand():
     policy = Linear1()
-    batch = {"observations": torch.zeros(2, 1), "actions": torch.tensor([1, 1]),
-             "advantages": torch.tensor([2.0, 1.0]), "values": torch.tensor([0.5, 0.5]),
-             "value_targets": torch.tensor([1.5, 2.5])}
+    batch = RolloutBatch(torch.zeros(2, 1), torch.tensor([1, 1]), torch.zeros(2), torch.tensor([0.5, 0.5]),
+                         torch.tensor([2.0, 1.0]), torch.tensor([1.5, 2.5]))
     loss, stats = A2CLoss(policy, value_coef=0.5, entropy_coef=0.0)(batch)
     loss.backward()
     # positive advantages for action 1: descending the loss raises its logit

@@ -13,12 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derl_core import Alg, AlgLoss, EnvRunner, Factory, Trainer
-from derl_core.alg import CopyTarget
-from derl_core.models import make_torso
-from derl_core.policy import EpsilonGreedyPolicy
-from derl_core.replay import ExperienceReplay, ReplayStorage
-from derl_core.schedules import Constant, Linear
+from derl_core import (Alg, Constant, CopyTarget, EnvRunner, EpsilonGreedyPolicy, ExperienceReplay, Factory,
+                       Linear, ReplayStorage, Trainer, make_torso)
 
 
 class NoisyLinear(nn.Module):
@@ -75,27 +71,27 @@ class QNetwork(nn.Module):
                 m.reset_noise()
 
 
-class DQNLoss(AlgLoss):
-    """Huber loss of Q(s, a) against the n-step target; per-sample TD errors go to batch["td_errors"]."""
+class DQNLoss:
+    """Huber loss of Q(s, a) against the n-step target; returns the per-sample TD errors as the extra
+    "td_errors" (for the priorities)."""
 
     def __init__(self, model, target, double=True):
         self.model, self.target, self.double = model, target, double
 
-    def __call__(self, batch):
+    def __call__(self, batch, extras=None):
         self.model.reset_noise()
         self.target.reset_noise()
-        q = self.model(batch["observations"])
-        q_taken = q.gather(1, batch["actions"].long().unsqueeze(1)).squeeze(1)
+        q = self.model(batch.observations)
+        q_taken = q.gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)
         with torch.no_grad():
-            next_target = self.target(batch["next_observations"])
-            chooser = self.model(batch["next_observations"]) if self.double else next_target
+            next_target = self.target(batch.next_observations)
+            chooser = self.model(batch.next_observations) if self.double else next_target
             next_q = next_target.gather(1, chooser.argmax(1, keepdim=True)).squeeze(1)
-            targets = batch["rewards"] + batch["discounts"] * next_q
+            targets = batch.rewards + batch.discounts * next_q
         huber = F.smooth_l1_loss(q_taken, targets, reduction="none")
-        weights = batch.get("weights")
-        loss = (weights * huber).mean() if weights is not None else huber.mean()
-        batch["td_errors"] = (targets - q_taken).detach()
-        return loss, {"losses/td_loss": loss.detach(), "losses/q_values": q_taken.detach().mean()}
+        loss = (batch.weights * huber).mean() if batch.weights is not None else huber.mean()
+        return loss, {"losses/td_loss": loss.detach(), "losses/q_values": q_taken.detach().mean(),
+                      "td_errors": (targets - q_taken).detach()}
 
 
 class UpdatePriorities:
@@ -105,40 +101,36 @@ class UpdatePriorities:
         self.storage, self.beta, self.clock = storage, beta, clock
 
     def __call__(self, batch, stats):
-        self.storage.update_priorities(batch["indices"].cpu().numpy(), batch["td_errors"].cpu().numpy())
+        self.storage.update_priorities(batch.indices.cpu().numpy(), stats["td_errors"].cpu().numpy())
         return {"charts/per_beta": self.beta(self.clock())}
 
 
 class DQNFactory(Factory):
-    def make_runner(self, env):
+    def build(self, env):
         noisy, total = self.get("noisy"), self.get("total_steps")
         num_actions = int(env.single_action_space.n)
         model = QNetwork(env.single_observation_space, num_actions, self.get("dueling"), noisy,
                          self.get("noisy_sigma0")).to(self.device)
         schedule = Linear(self.get("epsilon_start"), self.get("epsilon_end"), self.get("epsilon_steps"))
         epsilon = Constant(0.0) if noisy else schedule   # noisy nets explore by themselves
-        self.policy = EpsilonGreedyPolicy(model, num_actions, epsilon, self.clock, device=self.device,
-                                          seed=self.seed)
-        runner = EnvRunner(env, self.policy, max(1, self.get("train_every") // env.num_envs), seed=self.seed,
-                           summary=self.summary, clock=self.clock)
+        policy = EpsilonGreedyPolicy(model, num_actions, epsilon, self.clock, device=self.device, seed=self.seed)
+        runner = EnvRunner(env, policy, max(1, self.get("train_every") // env.num_envs), self.seed, self.summary,
+                           self.clock)
         beta = self.get("per_beta")
-        self.beta = Linear(beta, 1.0, total) if self.get("anneal_per_beta") else Constant(beta)
-        self.storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
-                                     env.single_action_space, self.get("nstep"), self.get("gamma"),
-                                     self.get("prioritized"), self.get("per_alpha"), seed=self.seed)
-        return ExperienceReplay(runner, self.storage, self.get("batch_size"), self.get("learning_starts"),
-                                self.get("gradient_steps"), self.beta, device=self.device)
+        beta = Linear(beta, 1.0, total) if self.get("anneal_per_beta") else Constant(beta)
+        storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
+                                env.single_action_space, self.get("nstep"), self.get("gamma"),
+                                self.get("prioritized"), self.get("per_alpha"), seed=self.seed)
+        data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
+                                self.get("gradient_steps"), beta, device=self.device)
 
-    def make_alg(self, runner):
-        model = self.policy.model
-        target = copy.deepcopy(model)
-        target.requires_grad_(False)
+        target = copy.deepcopy(model).requires_grad_(False)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.get("learning_rate"), eps=self.get("adam_eps"),
                                      fused=True)
         trainer = Trainer(optimizer, self.get("learning_rate"), self.get("max_grad_norm"))
         copy_target = CopyTarget(model, target, self.get("target_update_interval"))
-        after = [UpdatePriorities(self.storage, self.beta, self.clock)] if self.storage.prioritized else []
-        after += [copy_target, lambda batch, stats: {"charts/epsilon": self.policy.epsilon(self.clock())}]
-        return Alg(runner, trainer, DQNLoss(model, target, self.get("double")), self.summary,
-                   {"model": model, "target": target, "optimizer": optimizer, "replay": self.storage,
+        after = [UpdatePriorities(storage, beta, self.clock)] if storage.prioritized else []
+        after += [copy_target, lambda batch, stats: {"charts/epsilon": epsilon(self.clock())}]
+        return Alg(runner, data, [(DQNLoss(model, target, self.get("double")), trainer)], self.summary,
+                   {"model": model, "target": target, "optimizer": optimizer, "replay": storage,
                     "target_copy": copy_target}, after_update=after)

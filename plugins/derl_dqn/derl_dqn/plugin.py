@@ -52,6 +52,7 @@ def memory(h: dict, env: dict) -> int:
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="dqn",
         summary="DQN with n-step, double, dueling, prioritized replay and noisy nets",
         factory="derl_dqn.dqn:DQNFactory",

@@ -5,17 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+from derl_core import ReplayBatch
 from derl_dqn.dqn import DQNLoss, NoisyLinear, QNetwork
 
 
 def batch_of(obs, next_obs, actions, rewards, discounts, weights=None):
-    b = {"observations": torch.tensor(obs, dtype=torch.float32),
-         "next_observations": torch.tensor(next_obs, dtype=torch.float32),
-         "actions": torch.tensor(actions), "rewards": torch.tensor(rewards, dtype=torch.float32),
-         "discounts": torch.tensor(discounts, dtype=torch.float32)}
-    if weights is not None:
-        b["weights"] = torch.tensor(weights, dtype=torch.float32)
-    return b
+    return ReplayBatch(torch.tensor(obs, dtype=torch.float32), torch.tensor(actions),
+                       torch.tensor(rewards, dtype=torch.float32), torch.tensor(discounts, dtype=torch.float32),
+                       torch.tensor(next_obs, dtype=torch.float32), torch.zeros(len(obs), dtype=torch.long),
+                       None if weights is None else torch.tensor(weights, dtype=torch.float32))
 
 
 class TableQ(torch.nn.Module):
@@ -36,10 +34,8 @@ def test_double_dqn_target_uses_online_argmax_and_target_value():
     online = TableQ([[0.0, 0.0], [5.0, 1.0]])      # online prefers action 0 in state 1
     target = TableQ([[0.0, 0.0], [2.0, 9.0]])      # target would prefer action 1
     b = batch_of([[0]], [[1]], [1], [1.0], [0.5])
-    DQNLoss(online, target, double=True)(b)
-    td_double = b["td_errors"]
-    DQNLoss(online, target, double=False)(b)
-    td_single = b["td_errors"]
+    td_double = DQNLoss(online, target, double=True)(b)[1]["td_errors"]
+    td_single = DQNLoss(online, target, double=False)(b)[1]["td_errors"]
     # double: 1 + 0.5 * Q_target(s', argmax_a Q_online(s', a) = 0) = 1 + 0.5 * 2; Q(s, 1) = 0
     assert td_double.item() == pytest.approx(2.0)
     assert td_single.item() == pytest.approx(1 + 0.5 * 9)

@@ -31,6 +31,7 @@ HYPERPARAMETERS = [
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="ppo",
         summary="Proximal Policy Optimization (clipped surrogate, GAE)",
         factory="derl_ppo.ppo:PPOFactory",

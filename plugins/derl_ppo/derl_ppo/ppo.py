@@ -1,44 +1,40 @@
 """PPO (Schulman et al. 2017), read top to bottom: the loss, then the wiring.
 
-  rollout (EnvRunner) -> GAE -> merged batch -> num_epochs x num_minibatches -> PPOLoss -> Adam step
+  EnvRunner rollout -> OnPolicyData (GAE, flatten, num_epochs x num_minibatches) -> PPOLoss -> Adam step
 """
 import torch
 
-from derl_core import Alg, AlgLoss, Factory, Trainer
-from derl_core.builders import actor_critic_policy, explained_variance, on_policy_runner
-from derl_core.runners import IterateWithMinibatches
-from derl_core.schedules import linear_or_constant
+from derl_core import (Alg, EnvRunner, Factory, OnPolicyData, Trainer, actor_critic_policy, explained_variance,
+                       linear_or_constant)
 
 
-class PPOLoss(AlgLoss):
+class PPOLoss:
     def __init__(self, policy, clip_range, value_coef, entropy_coef, clip_value_loss=True,
                  normalize_advantages=True, clock=lambda: 0):
         self.policy, self.clip_range, self.clock = policy, clip_range, clock
         self.value_coef, self.entropy_coef = value_coef, entropy_coef
         self.clip_value_loss, self.normalize_advantages = clip_value_loss, normalize_advantages
 
-    def __call__(self, batch):
+    def __call__(self, batch, extras=None):
         clip = self.clip_range(self.clock())
-        out = self.policy.act(batch["observations"], training=True)
-        dist, values = out["distribution"], out["values"]
-        log_prob = dist.log_prob(batch["actions"])
-        log_ratio = log_prob - batch["log_prob"]
+        new = self.policy.evaluate(batch.observations, batch.actions)
+        log_ratio = new.log_prob - batch.log_prob
         ratio = log_ratio.exp()
 
-        advantages = batch["advantages"]
+        advantages = batch.advantages
         if self.normalize_advantages and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         policy_loss = torch.max(-advantages * ratio,
                                 -advantages * ratio.clamp(1 - clip, 1 + clip)).mean()
 
-        targets, old_values = batch["value_targets"], batch["values"]
-        value_loss = (values - targets).pow(2)
+        targets, old_values = batch.value_targets, batch.values
+        value_loss = (new.values - targets).pow(2)
         if self.clip_value_loss:
-            clipped = old_values + (values - old_values).clamp(-clip, clip)
+            clipped = old_values + (new.values - old_values).clamp(-clip, clip)
             value_loss = torch.max(value_loss, (clipped - targets).pow(2))
         value_loss = 0.5 * value_loss.mean()
 
-        entropy = dist.entropy().mean()
+        entropy = new.entropy.mean()
         loss = policy_loss + self.value_coef * value_loss - self.entropy_coef * entropy
 
         with torch.no_grad():
@@ -53,20 +49,17 @@ class PPOLoss(AlgLoss):
 
 
 class PPOFactory(Factory):
-    def make_runner(self, env):
-        self.policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
-        runner = on_policy_runner(env, self.policy, self.get("nsteps"), self.get("gamma"), self.get("gae_lambda"),
-                                  self.device, self.seed, self.summary, self.clock)
-        return IterateWithMinibatches(runner, self.get("num_epochs"), self.get("num_minibatches"))
-
-    def make_alg(self, runner):
-        model, total = self.policy.model, self.get("total_steps")
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.get("learning_rate"), eps=self.get("adam_eps"),
-                                     fused=True)
+    def build(self, env):
+        total = self.get("total_steps")
+        policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
+        runner = EnvRunner(env, policy, self.get("nsteps"), self.seed, self.summary, self.clock)
+        data = OnPolicyData(runner, policy, self.get("gamma"), self.get("gae_lambda"), self.get("num_epochs"),
+                            self.get("num_minibatches"), self.device)
+        optimizer = torch.optim.Adam(policy.model.parameters(), lr=self.get("learning_rate"),
+                                     eps=self.get("adam_eps"), fused=True)
         lr = linear_or_constant(self.get("learning_rate"), self.get("anneal_lr"), total)
-        trainer = Trainer(optimizer, lr, self.get("max_grad_norm"))
-        loss = PPOLoss(self.policy,
-                       linear_or_constant(self.get("clip_range"), self.get("anneal_clip_range"), total),
+        loss = PPOLoss(policy, linear_or_constant(self.get("clip_range"), self.get("anneal_clip_range"), total),
                        self.get("value_coef"), self.get("entropy_coef"), self.get("clip_value_loss"),
                        self.get("normalize_advantages"), clock=self.clock)
-        return Alg(runner, trainer, loss, self.summary, {"model": model, "optimizer": optimizer})
+        return Alg(runner, data, [(loss, Trainer(optimizer, lr, self.get("max_grad_norm")))], self.summary,
+                   {"model": policy.model, "optimizer": optimizer})

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from derl_core.schedules import Constant
+from derl_core import Constant, Evaluation, RolloutBatch
 from derl_core.testing import invoke, read_metrics
 from derl_ppo.ppo import PPOLoss
 
@@ -11,17 +11,17 @@ class FixedPolicy:
     def __init__(self, logits, values):
         self.logits, self.values = logits, values
 
-    def act(self, obs, training=False):
-        return {"distribution": torch.distributions.Categorical(logits=self.logits), "values": self.values}
+    def evaluate(self, obs, actions):
+        dist = torch.distributions.Categorical(logits=self.logits)
+        return Evaluation(dist.log_prob(actions), dist.entropy(), self.values)
 
 
 def test_clipped_surrogate_and_value_clipping_by_hand():
     # two samples; new probabilities of the taken actions 0.8 (ratio 2 vs old 0.4) and 0.2 (ratio 0.5)
     logits = torch.log(torch.tensor([[0.8, 0.2], [0.8, 0.2]]))
     values = torch.tensor([1.0, 0.0], requires_grad=True)
-    batch = {"observations": torch.zeros(2, 1), "actions": torch.tensor([0, 1]),
-             "log_prob": torch.log(torch.tensor([0.4, 0.4])), "advantages": torch.tensor([1.0, -1.0]),
-             "values": torch.tensor([0.5, 0.0]), "value_targets": torch.tensor([2.0, 0.0])}
+    batch = RolloutBatch(torch.zeros(2, 1), torch.tensor([0, 1]), torch.log(torch.tensor([0.4, 0.4])),
+                         torch.tensor([0.5, 0.0]), torch.tensor([1.0, -1.0]), torch.tensor([2.0, 0.0]))
     loss = PPOLoss(FixedPolicy(logits, values), Constant(0.2), value_coef=0.5, entropy_coef=0.0,
                    normalize_advantages=False)
     total, stats = loss(batch)

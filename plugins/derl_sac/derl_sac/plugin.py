@@ -41,6 +41,7 @@ def memory(h: dict, env: dict) -> int:
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="sac",
         summary="Soft Actor-Critic (twin Q, squashed Gaussian, automatic temperature)",
         factory="derl_sac.sac:SACFactory",

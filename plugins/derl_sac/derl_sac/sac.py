@@ -12,9 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derl_core import Alg, AlgLoss, EnvRunner, Factory, Policy, Trainer
-from derl_core.models import mlp
-from derl_core.replay import ExperienceReplay, ReplayStorage
+from derl_core import Alg, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, ReplayStorage, Trainer, mlp
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -76,21 +74,14 @@ class SACPolicy(Policy):
         high = torch.as_tensor(self.high, device=actions.device)
         return 2.0 * (actions - low) / (high - low) - 1.0
 
-    def act(self, obs, training=False):
+    def act(self, obs, deterministic: bool = False) -> PolicyStep:
         obs = self.to_tensor(obs)
-        if training:
-            actions, log_prob = self.model.sample(obs)
-            return {"actions": actions, "log_prob": log_prob}
-        if self.clock() < self.learning_starts:
+        if not deterministic and self.clock() < self.learning_starts:
             a = self.rng.uniform(-1.0, 1.0, size=(len(obs), len(self.low)))
         else:
             with torch.inference_mode():
-                a = self.model.sample(obs)[0].cpu().numpy()
-        return {"actions": self.scale(a).astype(self.low.dtype)}
-
-    def deterministic_actions(self, obs):
-        with torch.inference_mode():
-            return self.scale(self.model.sample(self.to_tensor(obs), deterministic=True)[0].cpu().numpy())
+                a = self.model.sample(obs, deterministic)[0].cpu().numpy()
+        return PolicyStep(self.scale(a).astype(self.low.dtype))
 
     def state_dict(self):
         return {"rng": self.rng.bit_generator.state}
@@ -99,9 +90,9 @@ class SACPolicy(Policy):
         self.rng.bit_generator.state = state["rng"]
 
 
-class SACLoss(AlgLoss):
-    """The three SAC objectives, each an Alg step with its own optimizer: `critic_loss`, `actor_loss` (leaves
-    the new actions' log-probabilities in batch["new_log_prob"]) and `temperature_loss`."""
+class SACLoss:
+    """The three SAC objectives, each an Alg step with its own optimizer: `critic_loss`, `actor_loss` (returns
+    the new actions' log-probabilities as the extra "new_log_prob") and `temperature_loss` (reads it)."""
 
     def __init__(self, policy, critic, critic_target, log_alpha, target_entropy):
         self.policy, self.critic, self.critic_target = policy, critic, critic_target
@@ -111,31 +102,27 @@ class SACLoss(AlgLoss):
     def alpha(self):
         return self.log_alpha.exp().detach()
 
-    def critic_loss(self, batch):
+    def critic_loss(self, batch, extras=None):
         with torch.no_grad():
-            next_actions, next_log_prob = self.policy.model.sample(batch["next_observations"])
-            next_q = self.critic_target(batch["next_observations"], next_actions).min(0).values
-            targets = batch["rewards"] + batch["discounts"] * (next_q - self.alpha * next_log_prob)
-        q = self.critic(batch["observations"], self.policy.unscale(batch["actions"]))
+            next_actions, next_log_prob = self.policy.model.sample(batch.next_observations)
+            next_q = self.critic_target(batch.next_observations, next_actions).min(0).values
+            targets = batch.rewards + batch.discounts * (next_q - self.alpha * next_log_prob)
+        q = self.critic(batch.observations, self.policy.unscale(batch.actions))
         qf1, qf2 = F.mse_loss(q[0], targets), F.mse_loss(q[1], targets)
         return qf1 + qf2, {"losses/qf1_loss": qf1.detach(), "losses/qf2_loss": qf2.detach(),
                            "losses/qf1_values": q[0].detach().mean()}
 
-    def actor_loss(self, batch):
-        actions, log_prob = self.policy.model.sample(batch["observations"])
+    def actor_loss(self, batch, extras=None):
+        actions, log_prob = self.policy.model.sample(batch.observations)
         self.critic.requires_grad_(False)   # gradients flow through the critic to the actions only
-        q = self.critic(batch["observations"], actions).min(0).values
+        q = self.critic(batch.observations, actions).min(0).values
         self.critic.requires_grad_(True)
         loss = (self.alpha * log_prob - q).mean()
-        batch["new_log_prob"] = log_prob.detach()
-        return loss, {"losses/actor_loss": loss.detach()}
+        return loss, {"losses/actor_loss": loss.detach(), "new_log_prob": log_prob.detach()}
 
-    def temperature_loss(self, batch):
-        loss = -(self.log_alpha * (batch["new_log_prob"] + self.target_entropy)).mean()
+    def temperature_loss(self, batch, extras):
+        loss = -(self.log_alpha * (extras["new_log_prob"] + self.target_entropy)).mean()
         return loss, {"losses/alpha_loss": loss.detach()}
-
-    def __call__(self, batch):
-        return self.critic_loss(batch)
 
 
 class PolyakUpdate:
@@ -148,41 +135,39 @@ class PolyakUpdate:
     def __call__(self, batch, stats):
         for t, s in zip(self.target.parameters(), self.source.parameters()):
             t.lerp_(s, self.tau)
-        return {"losses/alpha": float(self.loss.alpha)}
+        return {"losses/alpha": self.loss.alpha}
 
 
 class SACFactory(Factory):
-    def make_runner(self, env):
-        self.obs_dim = int(np.prod(env.single_observation_space.shape))
-        self.act_dim = int(np.prod(env.single_action_space.shape))
-        actor = Actor(self.obs_dim, self.act_dim, self.get("hidden_size")).to(self.device)
-        self.policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"), self.clock,
-                                device=self.device, seed=self.seed)
-        runner = EnvRunner(env, self.policy, self.get("train_every"), seed=self.seed, summary=self.summary,
-                           clock=self.clock)
-        self.storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
-                                     env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed)
-        return ExperienceReplay(runner, self.storage, self.get("batch_size"), self.get("learning_starts"),
+    def build(self, env):
+        obs_dim = int(np.prod(env.single_observation_space.shape))
+        act_dim = int(np.prod(env.single_action_space.shape))
+        lr, hidden = self.get("learning_rate"), self.get("hidden_size")
+        actor = Actor(obs_dim, act_dim, hidden).to(self.device)
+        policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"), self.clock,
+                           device=self.device, seed=self.seed)
+        runner = EnvRunner(env, policy, self.get("train_every"), self.seed, self.summary, self.clock)
+        storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
+                                env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed)
+        data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), device=self.device)
 
-    def make_alg(self, runner):
-        policy, lr = self.policy, self.get("learning_rate")
-        critic = TwinQ(self.obs_dim, self.act_dim, self.get("hidden_size")).to(self.device)
+        critic = TwinQ(obs_dim, act_dim, hidden).to(self.device)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
         log_alpha = torch.tensor(math.log(self.get("initial_alpha")), device=self.device, requires_grad=True)
-        loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(self.act_dim))
+        loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(act_dim))
         critic_opt = torch.optim.Adam(critic.parameters(), lr=lr, fused=True)
-        actor_opt = torch.optim.Adam(policy.model.parameters(), lr=lr, fused=True)
+        actor_opt = torch.optim.Adam(actor.parameters(), lr=lr, fused=True)
         steps = [(loss.critic_loss, Trainer(critic_opt, lr, prefix="critic_")),
                  (loss.actor_loss, Trainer(actor_opt, lr, prefix="actor_"))]
-        state = {"actor": policy.model, "critic": critic, "critic_target": critic_target,
-                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "replay": self.storage,
+        state = {"actor": actor, "critic": critic, "critic_target": critic_target,
+                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "replay": storage,
                  "log_alpha": _TensorState(log_alpha)}
         if self.get("autotune_alpha"):
             alpha_opt = torch.optim.Adam([log_alpha], lr=lr)
             steps.append((loss.temperature_loss, Trainer(alpha_opt, lr, prefix="alpha_")))
             state["alpha_optimizer"] = alpha_opt
-        return Alg(runner, summary=self.summary, checkpointables=state, steps=steps,
+        return Alg(runner, data, steps, self.summary, state,
                    after_update=[PolyakUpdate(critic_target, critic, self.get("tau"), loss)])
 
 

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from derl_core import ReplayBatch
+
 from derl_sac.sac import Actor, PolyakUpdate, SACLoss, SACPolicy, TwinQ, squashed_log_prob
 
 
@@ -47,12 +49,12 @@ def test_critic_target_includes_entropy_term():
     policy = SACPolicy(FixedActor(), gym.spaces.Box(-2, 2, (1,), np.float32), 0, lambda: 0)
     critic = TwinQ(3, 1)
     loss = SACLoss(policy, critic, ConstQ(5.0, 4.0), torch.tensor(math.log(0.2)), -1.0)
-    batch = {"observations": torch.zeros(1, 3), "next_observations": torch.zeros(1, 3),
-             "actions": torch.zeros(1, 1), "rewards": torch.tensor([1.0]), "discounts": torch.tensor([0.9])}
+    batch = ReplayBatch(torch.zeros(1, 3), torch.zeros(1, 1), torch.tensor([1.0]), torch.tensor([0.9]),
+                        torch.zeros(1, 3), torch.zeros(1, dtype=torch.long))
     value, stats = loss.critic_loss(batch)
     # y = r + discount * (min(5, 4) - alpha * log pi) = 1 + 0.9 * (4 + 0.2 * 0.7)
     y = 1 + 0.9 * (4 + 0.2 * 0.7)
-    q = critic(batch["observations"], torch.zeros(1, 1)).detach()
+    q = critic(batch.observations, torch.zeros(1, 1)).detach()
     assert value.item() == pytest.approx(((q[0] - y) ** 2 + (q[1] - y) ** 2).sum().item(), rel=1e-5)
 
 
@@ -68,11 +70,11 @@ def test_temperature_loss_sign():
     log_alpha = torch.zeros((), requires_grad=True)
     loss = SACLoss(None, None, None, log_alpha, target_entropy=-1.0)
     # entropy below target (log pi = 2 > -target = 1): descending the loss must raise alpha
-    value, _ = loss.temperature_loss({"new_log_prob": torch.tensor([2.0])})
+    value, _ = loss.temperature_loss(None, {"new_log_prob": torch.tensor([2.0])})
     value.backward()
     assert log_alpha.grad.item() < 0
     log_alpha.grad = None
-    value, _ = loss.temperature_loss({"new_log_prob": torch.tensor([-3.0])})   # entropy above target: alpha falls
+    value, _ = loss.temperature_loss(None, {"new_log_prob": torch.tensor([-3.0])})   # entropy above target: alpha falls
     value.backward()
     assert log_alpha.grad.item() > 0
 
@@ -81,10 +83,10 @@ def test_actions_scaled_to_env_bounds_and_random_during_warmup():
     space = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 10.0], np.float32))
     clock = {"t": 0}
     policy = SACPolicy(Actor(3, 2, 16), space, 100, lambda: clock["t"], seed=0)
-    warm = policy.act(np.zeros((500, 3), np.float32))["actions"]
+    warm = policy.act(np.zeros((500, 3), np.float32)).actions
     assert warm.min(0)[0] < -1.5 and warm.max(0)[1] > 9 and space.contains(warm[0])
     clock["t"] = 200
-    acts = policy.act(np.random.randn(50, 3).astype(np.float32))["actions"]
+    acts = policy.act(np.random.randn(50, 3).astype(np.float32)).actions
     assert ((acts >= space.low) & (acts <= space.high)).all()
     torch.testing.assert_close(policy.unscale(torch.as_tensor(policy.scale(np.array([[0.5, -0.5]])))),
                                torch.tensor([[0.5, -0.5]], dtype=torch.float64))

@@ -1,7 +1,7 @@
 """A random policy through derl's own EnvRunner and Alg: no learning, no parameters."""
 import numpy as np
 
-from derl_core import Alg, EnvRunner, Factory, Policy
+from derl_core import Alg, EnvRunner, Factory, Policy, PolicyStep
 
 
 class RandomPolicy(Policy):
@@ -9,21 +9,25 @@ class RandomPolicy(Policy):
         super().__init__(model=None)
         self.action_space = action_space
 
-    def act(self, obs, training=False):
-        return {"actions": np.array([self.action_space.sample() for _ in range(len(obs))])}
+    def act(self, obs, deterministic=False):
+        return PolicyStep(np.array([self.action_space.sample() for _ in range(len(obs))]))
 
 
-class HelloAlg(Alg):
-    def update(self, batch):
-        return {}
+class Collect:
+    """A data source that collects and yields nothing to learn from."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def batches(self):
+        self.runner.collect()
+        yield from ()
 
 
 class HelloFactory(Factory):
-    def make_runner(self, env):
+    def build(self, env):
         env.single_action_space.seed(self.seed)
-        return EnvRunner(env, RandomPolicy(env.single_action_space), self.get("nsteps"), seed=self.seed,
-                         summary=self.summary)
-
-    def make_alg(self, runner):
         self.get("total_steps")
-        return HelloAlg(runner, None, None, self.summary)
+        runner = EnvRunner(env, RandomPolicy(env.single_action_space), self.get("nsteps"), seed=self.seed,
+                           summary=self.summary)
+        return Alg(runner, Collect(runner), [], self.summary)

@@ -7,6 +7,7 @@ from derl_core.spec import AlgorithmSpec, EnvFamilySpec, hp
 @hookimpl
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
+        api_version=2,
         name="hello",
         summary="uniformly random actions (a plugin-writing example)",
         factory="derl_hello.algorithm:HelloFactory",

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
+import torch
 
+from .. import env as envs
+from ..errors import BadInput, first_line
+from ..rl.rollout import env_actions
+from ..rl.schedules import Constant
 from . import rundir
-from .errors import BadInput, first_line
 from .build import build, close_env, load_run_checkpoint, make_alg
+from .record import RunRecord, check_seed
 
 MAX_VIDEO_FRAMES = 4500
 
@@ -24,18 +30,14 @@ def write_video(path: str, frames: list, fps: int = 30):
 
 
 def play(venv, act, episodes: int, seed: int, on_step=None):
-    """Plays `episodes` whole episodes on a one-env vector env with `act(obs) -> actions` (clipped to a Box's
-    bounds); yields (raw return, length) as each ends. `on_step()` runs after the reset and after each step."""
-    space = venv.single_action_space
+    """Plays `episodes` whole episodes on a one-env vector env with `act(obs) -> policy actions` (made env
+    actions by `env_actions`); yields (raw return, length) as each ends. `on_step()` runs after the reset and after each step."""
     obs, _ = venv.reset(seed=seed)
     done = 0
     if on_step is not None:
         on_step()
     while done < episodes:
-        actions = act(obs)
-        if hasattr(space, "low"):
-            actions = np.clip(actions, space.low, space.high)
-        obs, _, terminated, truncated, infos = venv.step(actions)
+        obs, _, terminated, truncated, infos = venv.step(env_actions(venv.single_action_space, act(obs)))
         if on_step is not None:
             on_step()
         if terminated[0] or truncated[0]:
@@ -53,15 +55,10 @@ class PeriodicEval:
     one did."""
 
     def __init__(self, registry, record: dict, alg, train_venv, summary, every: int, episodes: int):
-        from . import env as envs
-        if not hasattr(alg.policy, "deterministic_actions"):
-            raise BadInput(f"--eval-every needs a policy with deterministic_actions(); {record['algorithm']}'s "
-                           f"{type(alg.policy).__name__} has none")
         self.alg, self.train_venv, self.summary = alg, train_venv, summary
-        self.every, self.episodes, self.seed = every, episodes, record["seed"] + 20_000
-        self.venv = envs.make(record["env_id"], 1, seed=self.seed, registry=registry, training=False,
-                              normalize=record["hyperparameters"].get("normalize_env", True),
-                              backend=record.get("run", {}).get("env_backend"))
+        self.every, self.episodes, self.seed = every, episodes, record.seed + 20_000
+        self.venv = envs.make(record.env_id, 1, seed=self.seed, registry=registry, training=False,
+                              **record.env_options())
         self.last = alg.runner.step_count
 
     def hook(self, runner):
@@ -71,25 +68,31 @@ class PeriodicEval:
             self.summary.scalar("charts/eval_return", float(np.mean(self.play(step // self.every))), step)
 
     def play(self, round_: int) -> list:
-        from .env import state_objects
-        here = state_objects(self.venv)
-        for name, obj in state_objects(self.train_venv).items():   # the training normalisation statistics
+        here = envs.state_objects(self.venv)
+        for name, obj in envs.state_objects(self.train_venv).items():   # the training normalisation statistics
             if name in here:
                 here[name].load_state_dict(obj.state_dict())
-        return [ret for ret, _ in play(self.venv, self.alg.policy.deterministic_actions, self.episodes,
-                                       self.seed + 1000 * round_)]
+        act = (lambda obs: self.alg.policy.act(obs, deterministic=True).actions)
+        return [ret for ret, _ in play(self.venv, act, self.episodes, self.seed + 1000 * round_)]
 
     def close(self):
         close_env(self.venv)
 
 
+def periodic_eval(registry, record: dict, alg, venv, summary) -> PeriodicEval | None:
+    """A PeriodicEval when the run asks for --eval-every, else None."""
+    run = record.run
+    if not run.get("eval_every"):
+        return None
+    return PeriodicEval(registry, record, alg, venv, summary, run["eval_every"], run.get("eval_episodes") or 5)
+
+
 def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = False, video: str | None = None,
              checkpoint: str | None = None, seed: int | None = None, echo=print) -> list:
     if seed is not None:
-        rundir.check_seed(seed)
+        check_seed(seed)
     record = rundir.read_run(run_dir)
-    spec, _, record["hyperparameters"] = rundir.validate_record(registry, record,
-                                                                os.path.join(run_dir, rundir.CONFIG))
+    spec, _ = record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
     if video is not None:
         rundir.reserve_output(video, "--video", (".mp4", ".gif"))
     try:
@@ -100,21 +103,18 @@ def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = F
         raise
 
 
-def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo):
-    import sys
-    checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, "evaluate",
+def restore_policy(registry, run_dir: str, record: RunRecord, checkpoint: str | None, render_mode=None,
+                   purpose: str = "evaluate") -> tuple:
+    """(alg, one-env evaluation venv, checkpoint path): the run's Alg built on an evaluation env (evaluation
+    wrappers, the checkpoint's normalisation statistics), its modules in eval mode and its clock past any
+    warm-up or exploration schedule. Shared by `derl eval` and `load()`; the caller closes the venv."""
+    checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, purpose,
                                             lambda m: print(m, file=sys.stderr))
     if checkpoint is None:
-        raise BadInput(f"'{run_dir}' has no checkpoint to evaluate")
-    import torch
-    from .schedules import Constant
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # pygame renders off-screen, without a display
-    if not os.environ.get("DISPLAY"):
-        os.environ.setdefault("MUJOCO_GL", "egl")        # MuJoCo too (its default needs a display)
-    spec, venv, hparams = build(registry, record, "cpu", training=False, num_envs=1,
-                                render_mode="rgb_array" if video else None)
+        raise BadInput(f"'{run_dir}' has no checkpoint to {purpose}")
+    spec, venv, hparams = build(registry, record, "cpu", training=False, num_envs=1, render_mode=render_mode)
     try:
-        alg = make_alg(spec, hparams, venv, "cpu", record["seed"])
+        alg = make_alg(spec, hparams, venv, "cpu", record.seed)
         try:
             alg.load_state_dict(state["alg"])
         except Exception as exc:
@@ -122,27 +122,40 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
         for obj in alg.checkpointables.values():
             if isinstance(obj, torch.nn.Module):
                 obj.eval()
+        alg.runner.step_count = 1 << 62   # the run's clock: past any warm-up or exploration schedule
+        if hasattr(alg.policy, "EVAL_EPSILON"):
+            alg.policy.epsilon = Constant(alg.policy.EVAL_EPSILON)
+    except BaseException:
+        close_env(venv)
+        raise
+    return alg, venv, checkpoint
+
+
+def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo):
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # pygame renders off-screen, without a display
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")        # MuJoCo too (its default needs a display)
+    alg, venv, checkpoint = restore_policy(registry, run_dir, record, checkpoint,
+                                           "rgb_array" if video else None)
+    try:
         policy = alg.policy
-        alg.runner.unwrapped.step_count = 1 << 62   # the run's clock: past any warm-up or exploration schedule
-        if hasattr(policy, "EVAL_EPSILON"):
-            policy.epsilon = Constant(policy.EVAL_EPSILON)
         returns, frames = [], []
-        seed = record["seed"] + 10_000 if seed is None else seed
+        seed = record.seed + 10_000 if seed is None else seed
 
         def record_frame():   # the first episode only
             if video and not returns and len(frames) < MAX_VIDEO_FRAMES:
                 try:
                     frames.append(venv.unwrapped.envs[0].render())
                 except Exception as exc:
-                    raise BadInput(f"cannot render {record['env_id']} on this machine for --video "
+                    raise BadInput(f"cannot render {record.env_id} on this machine for --video "
                                    f"({type(exc).__name__}: {first_line(exc, 120)})") from None
-        act = policy.deterministic_actions if deterministic else (lambda obs: policy.act(obs)["actions"])
+        act = (lambda obs: policy.act(obs, deterministic).actions)
         for ret, length in play(venv, act, episodes, seed, record_frame):
             returns.append(ret)
             echo(f"episode {len(returns)}: return {ret:.1f}, length {length}")
     finally:
         close_env(venv)
-    echo(f"{record['algorithm']} on {record['env_id']} ({os.path.basename(checkpoint)}): "
+    echo(f"{record.algorithm} on {record.env_id} ({os.path.basename(checkpoint)}): "
          f"mean return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes")
     if video:
         write_video(video, frames)

@@ -7,6 +7,8 @@ import sys
 import time
 from collections import defaultdict, deque
 
+from .rundir import open_metrics
+
 
 class Summary:
     """Collects scalars; writes them at most every `log_interval` env steps.
@@ -38,9 +40,7 @@ class Summary:
     def open(self, logdir: str):
         """Starts writing into `logdir` (a Summary can be built, and handed to a Factory, before its run
         directory exists) and shows progress."""
-        from torch.utils.tensorboard import SummaryWriter
-
-        from .rundir import open_metrics
+        from torch.utils.tensorboard import SummaryWriter   # here: tensorboard takes a second to import
         self.logdir = logdir
         self._metrics = open_metrics(logdir)
         self._writer = SummaryWriter(logdir, purge_step=self._start_step if self._start_step else None)
@@ -49,8 +49,10 @@ class Summary:
 
     # ---- recording
     def record(self, stats: dict):
+        """Averages `stats` (tensors or floats) until the next write; tensors are read only then, so that
+        the update loop never waits for the device."""
         for key, value in stats.items():
-            self._sums[key] += float(value)
+            self._sums[key] = self._sums[key] + (value.detach() if hasattr(value, "detach") else value)
             self._counts[key] += 1
 
     def episode(self, ret: float, length: int, step: int):
@@ -85,7 +87,7 @@ class Summary:
         """Writes the averages recorded since the last write."""
         self._last_write = step
         for key, total in self._sums.items():
-            self.scalar(key, total / self._counts[key], step)
+            self.scalar(key, float(total) / self._counts[key], step)
         self._sums.clear()
         self._counts.clear()
         if self._writer is not None:   # wall-clock figures stay out of metrics.jsonl: it is reproducible
@@ -94,7 +96,8 @@ class Summary:
             self.progress.update(step, self.episodes, self.mean_return, self.sps(step))
 
     def state_dict(self) -> dict:
-        return {"episodes": self.episodes, "returns": list(self._returns), "sums": dict(self._sums),
+        return {"episodes": self.episodes, "returns": list(self._returns),
+                "sums": {key: float(value) for key, value in self._sums.items()},
                 "counts": dict(self._counts), "last_write": self._last_write}
 
     def load_state_dict(self, state: dict):

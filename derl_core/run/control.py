@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import signal
 
+import torch
+
+from ..rl.alg import check_finite
 from . import checkpoint as ckpt
 
 REPLAY_AUTO_LIMIT = 1 << 30   # replays under 1 GiB are saved with every checkpoint unless --no-save-replay
@@ -23,25 +26,6 @@ class Interrupted(Exception):
 
 class TrainingFailed(Exception):
     """Training stopped (NaN, dead env worker); the message says why and which checkpoint to use."""
-
-
-def fingerprint(record: dict) -> dict:
-    """What a checkpoint must agree on with config.json to be resumed (total_steps may grow)."""
-    hparams = {k: v for k, v in record["hyperparameters"].items() if k != "total_steps"}
-    return {"algorithm": record["algorithm"], "env_id": record["env_id"], "seed": record["seed"],
-            "hyperparameters": hparams}
-
-
-def differences(saved: dict, now: dict) -> list:
-    out = []
-    for key in ("algorithm", "env_id", "seed"):
-        if saved.get(key) != now[key]:
-            out.append(f"{key} {saved.get(key)!r} -> {now[key]!r}")
-    old, new = saved.get("hyperparameters", {}), now["hyperparameters"]
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
-    return out
 
 
 def replay_nbytes(alg) -> int:
@@ -59,7 +43,7 @@ class RunControl:
         self.run_dir, self.alg, self.venv, self.summary, self.record = run_dir, alg, venv, summary, record
         self.every, self.keep, self.exact = every, keep, exact
         self.save_replay = saves_replay(alg, save_replay)
-        self.runner = alg.runner.unwrapped
+        self.runner = alg.runner
         self.last_saved = self.runner.step_count
         self.boundary_step = self.runner.step_count
         self.signum = None
@@ -69,7 +53,7 @@ class RunControl:
     def payload(self) -> dict:
         state = {name: obj.state_dict() for name, obj in self.alg.checkpointables.items()
                  if name not in self.alg.OPTIONAL or self.save_replay}
-        payload = {"algorithm": self.record["algorithm"], "config": fingerprint(self.record), "alg": state,
+        payload = {"algorithm": self.record.algorithm, "config": ckpt.fingerprint(self.record), "alg": state,
                    "summary": self.summary.state_dict(), "rng": ckpt.rng_state()}
         if self.exact and self.runner.obs is not None:
             payload["env"] = ckpt.env_state(self.venv)
@@ -77,9 +61,6 @@ class RunControl:
         return payload
 
     def save(self) -> str:
-        import torch
-
-        from .alg import check_finite
         modules = {k: v for k, v in self.alg.checkpointables.items() if isinstance(v, torch.nn.Module)}
         check_finite(modules, self.runner.step_count)
         self.last_saved = self.runner.step_count

@@ -21,7 +21,7 @@ import stat
 import numpy as np
 import torch
 
-from .errors import BadInput
+from ..errors import BadInput
 from .rundir import replacing
 
 FORMAT = 2
@@ -38,6 +38,8 @@ def to_safe(value):
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             raise TypeError("object arrays cannot go into a checkpoint")
+        if value.dtype.kind in "SU":   # text arrays (FrozenLake's map): plain lists, their dtype kept
+            return {"__textarray__": value.tolist(), "dtype": value.dtype.str}
         return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value).copy())}
     if isinstance(value, np.generic):
         return value.item()
@@ -48,6 +50,8 @@ def from_safe(value):
     if isinstance(value, dict):
         if set(value) == {"__ndarray__"}:
             return value["__ndarray__"].numpy()
+        if set(value) == {"__textarray__", "dtype"}:
+            return np.array(value["__textarray__"], dtype=np.dtype(value["dtype"]))
         return {k: from_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(from_safe(v) for v in value)
@@ -265,3 +269,22 @@ def newest_intact(run_dir: str, notice=None) -> tuple:
     if damaged:
         raise BadInput(f"every checkpoint of '{run_dir}' is damaged ({len(damaged)}; newest: {damaged[0]})")
     return None, None
+
+
+def fingerprint(record: dict) -> dict:
+    """What a checkpoint must agree on with config.json to be resumed (total_steps may grow)."""
+    hparams = {k: v for k, v in record.hyperparameters.items() if k != "total_steps"}
+    return {"algorithm": record.algorithm, "env_id": record.env_id, "seed": record.seed,
+            "hyperparameters": hparams}
+
+
+def differences(saved: dict, now: dict) -> list:
+    out = []
+    for key in ("algorithm", "env_id", "seed"):
+        if saved.get(key) != now[key]:
+            out.append(f"{key} {saved.get(key)!r} -> {now[key]!r}")
+    old, new = saved.get("hyperparameters", {}), now["hyperparameters"]
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
+    return out

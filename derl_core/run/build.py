@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import os
 import random
+import time
+from dataclasses import dataclass
 
+import numpy as np
+import torch
+
+from .. import env as envs
+from ..errors import BadInput, first_line
+from ..machine import machine_cores
+from ..memory import check_memory
+from ..spec import load_object
 from . import checkpoint as ckpt
 from . import rundir
-from .control import differences, fingerprint
-from .errors import BadInput, first_line
-from .memory import machine_cores
-from .spec import load_object
+from .distributed import RemoteEnvs
+from .summary import Summary
 
 
 def resolve_device(device: str) -> str:
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise BadInput(f"--device must be auto, cpu or cuda, got '{device}'")
-    import torch
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -26,8 +33,6 @@ def resolve_device(device: str) -> str:
 
 
 def seed_everything(seed: int):
-    import numpy as np
-    import torch
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -77,9 +82,6 @@ def default_threads() -> int:
 def setup_torch(threads: int | None = None):
     """Sets torch's threads; returns a clean-point hook that re-shares the cores every 30 s as trainings start
     and end on the machine (None when --threads fixed them)."""
-    import time
-
-    import torch
     mark_training()
     torch.set_num_threads(threads or default_threads())
     if threads:
@@ -105,10 +107,10 @@ def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purp
             return None, None
     else:
         state = ckpt.load(checkpoint)   # a link is refused there (O_NOFOLLOW)
-    if state["algorithm"] != record["algorithm"]:
+    if state["algorithm"] != record.algorithm:
         raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state['algorithm']}', "
-                       f"but '{run_dir}' is a {record['algorithm']} run")
-    changed = differences(state.get("config", {}), fingerprint(record))
+                       f"but '{run_dir}' is a {record.algorithm} run")
+    changed = ckpt.differences(state.get("config", {}), ckpt.fingerprint(record))
     if changed:
         raise BadInput(f"checkpoint '{checkpoint}' was written with another configuration than "
                        f"{os.path.join(run_dir, rundir.CONFIG)} now holds ({'; '.join(changed)[:200]}); "
@@ -118,21 +120,17 @@ def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purp
 
 def build(registry, record: dict, device: str, training=True, num_envs=None, render_mode=None):
     """(spec, venv, hparams) from a run record: the Factory's inputs, shared by train, resume and eval."""
-    from . import env as envs
-    spec = registry.algorithm(record["algorithm"])
-    hparams = dict(record["hyperparameters"])
-    run = record.get("run", {})
+    spec = registry.algorithm(record.algorithm)
+    hparams = dict(record.hyperparameters)
+    run = record.run
     if run.get("workers") and training and num_envs is None:   # experience from Ray actors
-        from .distributed import RemoteEnvs
-        registry.family_for(record["env_id"])
-        venv = RemoteEnvs(record["env_id"], run["workers"], hparams["num_envs"] // run["workers"],
-                          record["seed"], normalize=hparams.get("normalize_env", True),
-                          address=run.get("ray_address"), backend=run.get("env_backend"))
-        venv.env_id = record["env_id"]
+        registry.family_for(record.env_id)
+        venv = RemoteEnvs(record.env_id, run["workers"], hparams["num_envs"] // run["workers"],
+                          record.seed, address=run.get("ray_address"), **record.env_options())
+        venv.env_id = record.env_id
     else:
-        venv = envs.make(record["env_id"], num_envs or hparams["num_envs"], seed=record["seed"],
-                         registry=registry, training=training, render_mode=render_mode,
-                         normalize=hparams.get("normalize_env", True), backend=run.get("env_backend"))
+        venv = envs.make(record.env_id, num_envs or hparams["num_envs"], seed=record.seed,
+                         registry=registry, training=training, render_mode=render_mode, **record.env_options())
     try:
         envs.check_action_space(spec, venv)
         if num_envs is not None:
@@ -145,7 +143,6 @@ def build(registry, record: dict, device: str, training=True, num_envs=None, ren
 
 def make_alg(spec, hparams: dict, venv, device: str, seed: int, summary=None):
     """The plugin's Factory builds the Alg; whatever goes wrong there is one line naming the plugin."""
-    from .memory import check_memory
     check_memory(spec, hparams, venv)
     culprit = f"the {spec.name} plugin ({spec.distribution or 'not installed'})"
     try:
@@ -166,31 +163,32 @@ def make_alg(spec, hparams: dict, venv, device: str, seed: int, summary=None):
         raise BadInput(f"{culprit} failed to build: {type(exc).__name__}: {first_line(exc, 200)}") from None
 
 
-def prepare(registry, record: dict, device: str, progress: bool, start: int = 0, threads=None, fresh=True):
-    """(spec, venv, hparams, alg, summary) built from the record; nothing is written."""
-    from .summary import Summary
+@dataclass
+class BuiltRun:
+    """A run built from its record, ready to learn; nothing is written yet."""
+    spec: object
+    venv: object
+    hparams: dict
+    alg: object
+    summary: Summary
+
+
+def prepare(registry, record: dict, device: str, progress: bool, start: int = 0, threads=None,
+            fresh=True) -> BuiltRun:
+    """The env, torch's threads and seeds, the Summary and the plugin's Alg, built from the record."""
     spec, venv, hparams = build(registry, record, device)
     try:
         reshare = setup_torch(threads)
         if fresh:
-            seed_everything(record["seed"])
+            seed_everything(record.seed)
         summary = Summary(None, hparams["total_steps"], progress=progress, start_step=start)
-        alg = make_alg(spec, hparams, venv, device, record["seed"], summary)
+        alg = make_alg(spec, hparams, venv, device, record.seed, summary)
         if reshare is not None:
-            alg.runner.unwrapped.hooks.append(reshare)
-        return spec, venv, hparams, alg, summary, evaluator(registry, record, alg, venv, summary)
+            alg.runner.hooks.append(reshare)
+        return BuiltRun(spec, venv, hparams, alg, summary)
     except BaseException:
         close_env(venv)
         raise
-
-
-def evaluator(registry, record: dict, alg, venv, summary):
-    """A PeriodicEval when the run asks for --eval-every, else None."""
-    run = record.get("run", {})
-    if not run.get("eval_every"):
-        return None
-    from .evaluate import PeriodicEval
-    return PeriodicEval(registry, record, alg, venv, summary, run["eval_every"], run.get("eval_episodes") or 5)
 
 
 def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: bool):
@@ -199,12 +197,12 @@ def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: boo
         alg.load_state_dict(state["alg"])
         summary.load_state_dict(state["summary"])
         ckpt.set_rng_state(state["rng"])
-        runner = alg.runner.unwrapped
+        runner = alg.runner
         if exact and "env" in state:
             ckpt.set_env_state(venv, state["env"])
             runner.obs = state["runner_obs"]
         else:   # envs cannot be restored exactly: start fresh episodes, seeded from where the run is
-            runner.seed = record["seed"] + state["step"]
+            runner.seed = record.seed + state["step"]
     except Exception as exc:
         raise BadInput(f"checkpoint '{path}' does not fit this run ({type(exc).__name__}: "
                        f"{first_line(exc)})") from None

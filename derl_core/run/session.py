@@ -11,12 +11,16 @@ import os
 import sys
 import time
 
+from .. import config as cfg
+from ..errors import BadInput
+from ..rl.alg import NonFiniteError
+from ..rl.rollout import EnvError
 from . import checkpoint as ckpt
-from . import config as cfg
 from . import rundir
-from .build import close_env, load_run_checkpoint, prepare, resolve_device, restore
+from .build import BuiltRun, close_env, load_run_checkpoint, prepare, resolve_device, restore
 from .control import Interrupted, RunControl, TrainingFailed, replay_nbytes
-from .errors import BadInput
+from .evaluate import periodic_eval
+from .record import RunRecord, check_env_id, check_seed, resolve_options
 
 __all__ = ["train", "resume", "Interrupted", "TrainingFailed"]
 
@@ -30,19 +34,20 @@ def hyperparameter_table(hparams: dict) -> str:
     return "|hyperparameter|value|\n|-|-|\n" + rows
 
 
-def _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=None, signals=True, evaluator=None):
+def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals=True, callbacks=(),
+           evaluator=None):
     """Learns with checkpoints at clean points; a fresh run first saves a step-0 checkpoint."""
-    from .alg import NonFiniteError
-    from .runners import EnvError
+    venv, hparams, alg, summary = built.venv, built.hparams, built.alg, built.summary
+    alg.callbacks = list(callbacks)
     total = hparams["total_steps"]
-    opts = record.get("run", {})
-    family = registry.family_for(record["env_id"])
+    opts = record.run
+    family = registry.family_for(record.env_id)
     exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
     try:
         summary.open(run_dir)
         if state is None:
             summary.text("hyperparameters", hyperparameter_table(hparams))
-            summary.text("env", f"{record['env_id']}: family {family.name}, backend "
+            summary.text("env", f"{record.env_id}: family {family.name}, backend "
                                 f"{getattr(venv, 'backend', 'ray workers')}")
         every = opts.get("checkpoint_every") or max(1, min(total // 10, 250_000))
         control = RunControl(run_dir, alg, venv, summary, record, every, opts.get("keep_checkpoints", 3),
@@ -96,13 +101,15 @@ def _stderr(message: str):
 
 # ---------------------------------------------------------------------------------------------- commands
 def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | None = None, seed: int = 1,
-          device: str = "auto", progress: bool = True, echo=print, checkpoint_every: int | None = None,
-          keep_checkpoints: int = 3, save_replay: bool | None = None, threads: int | None = None,
-          workers: int | None = None, envs_per_worker: int | None = None, ray_address: str | None = None,
-          signals: bool = True, eval_every: int | None = None, eval_episodes: int | None = None,
-          env_backend: str | None = None) -> str:
-    rundir.check_seed(seed)
-    rundir.check_env_id(env_id)
+          device: str = "auto", progress: bool = True, echo=print, signals: bool = True,
+          envs_per_worker: int | None = None, callbacks=(), **options) -> str:
+    """Trains a new run. `options`: the run options of `record.RUN_OPTIONS` (checkpoint_every,
+    keep_checkpoints, save_replay, threads, workers, ray_address, eval_every, eval_episodes, env_backend),
+    checked by the same resolver as the command line's."""
+    check_seed(seed)
+    check_env_id(env_id)
+    run = resolve_options(options)
+    workers, ray_address = run["workers"], run["ray_address"]
     spec = registry.algorithm(alg_name)
     family = registry.family_for(env_id)
     hparams = cfg.resolve(spec, registry.defaults_chain(family.name), overrides)
@@ -115,33 +122,27 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
         cfg.check_together(spec, hparams)
     elif envs_per_worker or ray_address:
         raise BadInput("--envs-per-worker and --ray-address need --workers N")
-    rundir.check_backend(env_backend)
-    if eval_episodes and not eval_every:
+    if run["eval_episodes"] and not run["eval_every"]:
         raise BadInput("--eval-episodes needs --eval-every STEPS")
     logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
     rundir.check_logdir(logdir)
     device = resolve_device(device)
-    record = {"algorithm": alg_name, "plugin": spec.distribution, "plugin_version": spec.version,
-              "env_id": env_id, "family": family.name, "seed": seed, "device": device,
-              "run": {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
-                      "save_replay": save_replay, "threads": threads, "workers": workers,
-                      "ray_address": ray_address, "eval_every": eval_every, "eval_episodes": eval_episodes,
-                      "env_backend": env_backend},
-              "hyperparameters": hparams}
-    spec, venv, hparams, alg, summary, evaluator = prepare(registry, record, device, progress, threads=threads)
+    record = RunRecord(alg_name, env_id, seed, hparams, run, family.name, device, spec.distribution, spec.version)
+    built = prepare(registry, record, device, progress, threads=run["threads"])
     try:
+        evaluator = periodic_eval(registry, record, built.alg, built.venv, built.summary)
         rundir.create_run(logdir, record)
     except BaseException:
-        close_env(venv)
+        close_env(built.venv)
         raise
-    return _learn(registry, logdir, record, venv, hparams, alg, summary, echo, signals=signals, evaluator=evaluator)
+    return _learn(registry, logdir, record, built, echo, signals=signals, evaluator=evaluator, callbacks=callbacks)
 
 
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
            progress: bool = True, echo=print, notice=_stderr, signals: bool = True) -> str:
     record = rundir.read_run(run_dir)
-    spec, family, hparams = rundir.validate_record(registry, record, os.path.join(run_dir, rundir.CONFIG))
-    record["hyperparameters"] = hparams
+    spec, family = record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
+    hparams = record.hyperparameters
     path, state = load_run_checkpoint(run_dir, record, checkpoint, "resume from", notice)
     start = state["step"] if state else 0
     old_total = hparams["total_steps"]
@@ -153,11 +154,12 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
     if start >= hparams["total_steps"]:
         raise BadInput(f"'{run_dir}' already reached its {hparams['total_steps']} steps; "
                        f"pass --total-steps N to train further")
-    device = resolve_device(record.get("device", "auto"))
-    opts = record["run"]
-    spec, venv, hparams, alg, summary, evaluator = prepare(registry, record, device, progress, start,
-                                                           opts.get("threads"), fresh=state is None)
+    device = resolve_device(record.device)
+    opts = record.run
+    built = prepare(registry, record, device, progress, start, opts.get("threads"), fresh=state is None)
+    venv, hparams, alg, summary = built.venv, built.hparams, built.alg, built.summary
     try:
+        evaluator = periodic_eval(registry, record, alg, venv, summary)
         exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
         if state is not None:
             restore(alg, summary, venv, record, state, path, exact)
@@ -175,5 +177,4 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
     except BaseException:
         close_env(venv)
         raise
-    return _learn(registry, run_dir, record, venv, hparams, alg, summary, echo, state=state, signals=signals,
-                  evaluator=evaluator)
+    return _learn(registry, run_dir, record, built, echo, state=state, signals=signals, evaluator=evaluator)

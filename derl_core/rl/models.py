@@ -20,7 +20,46 @@ def init_orthogonal(module: nn.Module, gain: float = math.sqrt(2)):
 
 
 def is_image(space) -> bool:
-    return len(space.shape) == 3
+    return type(space).__name__ == "Box" and len(space.shape) == 3
+
+
+class OneHot(nn.Module):
+    """Discrete (one index) or MultiDiscrete (an index per dimension, `nvec` values each) observations as
+    concatenated one-hot vectors (SB3's preprocessing); `start` offsets are removed first."""
+
+    def __init__(self, nvec, start=0):
+        super().__init__()
+        self.register_buffer("nvec", torch.as_tensor(np.atleast_1d(nvec), dtype=torch.long), persistent=False)
+        self.register_buffer("start", torch.as_tensor(np.atleast_1d(start), dtype=torch.long), persistent=False)
+        self.out_features = int(self.nvec.sum())
+
+    def forward(self, x):
+        x = x.long().reshape(len(x), -1) - self.start
+        return torch.cat([nn.functional.one_hot(x[:, i].clamp(0, int(n) - 1), int(n)) for i, n in
+                          enumerate(self.nvec.tolist())], -1).float()
+
+
+class Flatten(nn.Module):
+    """Box vectors of any shape, and MultiBinary: flattened to float."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.out_features = size
+
+    def forward(self, x):
+        return x.reshape(len(x), -1).float()
+
+
+def encoder(obs_space) -> nn.Module:
+    """What turns one observation space into a flat float vector (before the MLP layers)."""
+    kind = type(obs_space).__name__
+    if kind == "Discrete":
+        return OneHot(int(obs_space.n), int(obs_space.start))
+    if kind == "MultiDiscrete":
+        return OneHot(obs_space.nvec.ravel(), getattr(obs_space, "start", np.zeros_like(obs_space.nvec)).ravel())
+    if kind in ("Box", "MultiBinary"):
+        return Flatten(int(np.prod(obs_space.shape)))
+    raise TypeError(f"no encoder for {kind} observations")
 
 
 class NatureCNN(nn.Module):
@@ -58,11 +97,17 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 def make_torso(obs_space, hidden=(64, 64), activation="tanh") -> nn.Module:
-    """Feature extractor: NatureCNN for images, MLP for flat vectors. Has `out_features`."""
+    """Feature extractor: NatureCNN for images; an MLP for vectors, after a one-hot encoding of Discrete and
+    MultiDiscrete observations (a flattening of other Box shapes and MultiBinary). Has `out_features`."""
     if is_image(obs_space):
         c, h, w = obs_space.shape
         return NatureCNN(c, height=h, width=w)
-    body = mlp([int(np.prod(obs_space.shape)), *hidden], ACTIVATIONS[activation], ACTIVATIONS[activation])
+    act = ACTIVATIONS[activation]
+    if type(obs_space).__name__ == "Box" and len(obs_space.shape) == 1:   # plain vectors: the MLP itself
+        body = mlp([obs_space.shape[0], *hidden], act, act)
+    else:
+        enc = encoder(obs_space)
+        body = nn.Sequential(enc, mlp([enc.out_features, *hidden], act, act))
     body.out_features = hidden[-1]
     return body
 
@@ -86,6 +131,10 @@ class ActorCritic(nn.Module):
         self.continuous = not hasattr(action_space, "n")
         if self.continuous:
             self.log_std = nn.Parameter(torch.zeros(n))
+            low, high = np.asarray(action_space.low, np.float64), np.asarray(action_space.high, np.float64)
+            centre = np.where(np.isfinite(low) & np.isfinite(high), (low + high) / 2, 0.0).reshape(-1)
+            # not in the state dict: it follows from the action space (and older checkpoints have none)
+            self.register_buffer("action_centre", torch.as_tensor(centre, dtype=torch.float32), persistent=False)
         if orthogonal:
             init_orthogonal(self)
             nn.init.orthogonal_(self.policy_head.weight, 0.01)
@@ -94,7 +143,10 @@ class ActorCritic(nn.Module):
     def forward(self, obs):
         a = self.actor_torso(obs)
         c = a if self.critic_torso is self.actor_torso else self.critic_torso(obs)
-        return self.policy_head(a), self.value_head(c).squeeze(-1)
+        head = self.policy_head(a)
+        if self.continuous and self.action_centre.any():
+            head = head + self.action_centre
+        return head, self.value_head(c).squeeze(-1)
 
 
 def make_model(obs_space, action_space, **kwargs) -> nn.Module:

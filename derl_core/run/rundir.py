@@ -10,11 +10,11 @@ import json
 import os
 import tempfile
 
-from .errors import BadInput, printable
+from ..errors import BadInput, printable
+from .record import RunRecord
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
-SEED_MAX = 2**32 - 1
 
 
 # ---------------------------------------------------------------------------------------------- the fence
@@ -48,7 +48,7 @@ def check_logdir(logdir: str):
         raise BadInput(f"cannot create run directory '{logdir}': '{existing}' is not writable")
 
 
-def create_run(logdir: str, record: dict, name: str = CONFIG):
+def create_run(logdir: str, record, name: str = CONFIG):
     """Creates the run directory with its config.json (or a sweep's sweep.json: `name`) in one step: built under
     a hidden temporary name beside it, then renamed, so that a run killed at any moment leaves either nothing
     under `logdir` or a directory `derl resume` can continue."""
@@ -58,7 +58,8 @@ def create_run(logdir: str, record: dict, name: str = CONFIG):
         os.makedirs(parent, exist_ok=True)
         staged = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(logdir)) + ".", suffix=".partial",
                                   dir=parent)
-        write_atomic(os.path.join(staged, name), json.dumps(record, indent=2))
+        payload = record.to_json() if isinstance(record, RunRecord) else record   # a sweep's plan is a dict
+        write_atomic(os.path.join(staged, name), json.dumps(payload, indent=2))
         if os.path.lexists(logdir):
             raise FileExistsError(17, "it appeared while derl was starting")
         os.rename(staged, logdir)
@@ -105,8 +106,8 @@ def write_atomic(path: str, text: str):
         f.write(text)
 
 
-def write_config(run_dir: str, record: dict):
-    write_atomic(os.path.join(run_dir, CONFIG), json.dumps(record, indent=2))
+def write_config(run_dir: str, record: RunRecord):
+    write_atomic(os.path.join(run_dir, CONFIG), json.dumps(record.to_json(), indent=2))
 
 
 def open_metrics(run_dir: str):
@@ -147,8 +148,9 @@ def truncate_metrics(run_dir: str, step: int):
     write_atomic(path, "".join(rows))
 
 
-def read_run(run_dir: str) -> dict:
-    """config.json, checked for its shape (the resolver checks the hyperparameters: `validate_record`)."""
+def read_run(run_dir: str) -> RunRecord:
+    """config.json as a RunRecord, its shape and run options checked (`RunRecord.validate` checks the
+    hyperparameters against the plugin)."""
     path = os.path.join(run_dir, CONFIG)
     if not os.path.isdir(run_dir):
         raise BadInput(f"run directory '{run_dir}' does not exist")
@@ -157,74 +159,10 @@ def read_run(run_dir: str) -> dict:
         raise BadInput(f"'{run_dir}' is not a derl run directory (no {CONFIG})")
     try:
         with open(path) as f:
-            record = json.load(f)
+            data = json.load(f)
     except (ValueError, UnicodeDecodeError):
         raise BadInput(f"'{path}' is not a derl run configuration (not JSON)") from None
-    if not isinstance(record, dict):
-        raise BadInput(f"'{path}' is not a derl run configuration (not a JSON object)")
-    for key, kind in (("algorithm", str), ("env_id", str), ("seed", int), ("hyperparameters", dict)):
-        if key not in record:
-            raise BadInput(f"'{path}' is damaged: it has no '{key}'")
-        if not isinstance(record[key], kind) or isinstance(record[key], bool):
-            raise BadInput(f"'{path}' is damaged: '{key}' should be {kind.__name__}, "
-                           f"got {printable(repr(record[key]))[:60]}")
-    record.setdefault("run", {})
-    if not isinstance(record["run"], dict):
-        raise BadInput(f"'{path}' is damaged: 'run' should be an object")
-    return record
-
-
-def validate_record(registry, record: dict, path: str = CONFIG) -> tuple:
-    """(spec, family, hyperparameters): the same checks as the command line's, for a config read back."""
-    from . import config as cfg
-    check_seed(record["seed"])
-    check_env_id(record["env_id"])
-    spec = registry.algorithm(record["algorithm"])
-    family = registry.family_for(record["env_id"])
-    hparams = record["hyperparameters"]
-    known = {hp.name for hp in spec.hyperparameters}
-    missing, unknown = sorted(known - set(hparams)), sorted(set(hparams) - known)
-    if missing or unknown:
-        what = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
-                                     f"unknown {', '.join(unknown)}" if unknown else "") if x)
-        raise BadInput(f"{path}: the hyperparameters do not match {spec.name} ({printable(what)})")
-    try:
-        resolved = cfg.resolve(spec, registry.defaults_chain(family.name), hparams, strict=True)
-    except BadInput as exc:
-        raise BadInput(f"{path}: {exc}") from None
-    run = record["run"]
-    for key in ("checkpoint_every", "keep_checkpoints", "threads", "workers", "eval_every", "eval_episodes"):
-        value = run.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise BadInput(f"{path}: run option '{key}' should be a positive integer or null")
-    if run.get("save_replay") not in (None, True, False):
-        raise BadInput(f"{path}: run option 'save_replay' should be true, false or null")
-    check_backend(run.get("env_backend"), f"{path}: run option 'env_backend'")
-    if not isinstance(run.get("ray_address") or "", str):
-        raise BadInput(f"{path}: run option 'ray_address' should be a string or null")
-    if run.get("workers") and resolved["num_envs"] % run["workers"]:
-        raise BadInput(f"{path}: num_envs {resolved['num_envs']} is not a multiple of workers {run['workers']}")
-    if not isinstance(record.get("device", "auto"), str):
-        raise BadInput(f"{path}: 'device' should be a string")
-    return spec, family, resolved
-
-
-def check_backend(backend, what: str = "--env-backend"):
-    from .env import BACKENDS   # no gymnasium import: env/__init__ imports it lazily
-    if backend is not None and backend not in BACKENDS:
-        raise BadInput(f"{what} must be one of {', '.join(BACKENDS)}, got {printable(str(backend))[:40]}")
-
-
-def check_seed(seed):
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
-        raise BadInput(f"--seed must be an integer in [0, {SEED_MAX}], got {printable(str(seed))[:40]}")
-
-
-def check_env_id(env_id: str):
-    if not env_id:
-        raise BadInput("--env-id must not be empty")
-    if not env_id.isprintable() or len(env_id) > 200:
-        raise BadInput(f"env id {printable(repr(env_id))[:80]} is not a printable name of up to 200 characters")
+    return RunRecord.from_json(data, path)
 
 
 # ---------------------------------------------------------------------------------------------- outputs

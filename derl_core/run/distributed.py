@@ -22,9 +22,12 @@ import shutil
 import tempfile
 import time
 
+from dataclasses import fields
+
 import numpy as np
 
-from .errors import BadInput, first_line
+from ..errors import BadInput, first_line
+from ..rl.rollout import Clock, EnvError, EnvRunner, Rollout
 
 MAX_RESTARTS_PER_ROLLOUT = 3
 RESTART_TIMEOUT = 120.0   # seconds Ray may take to bring a dead worker back
@@ -85,10 +88,10 @@ def _worker_class():
     class EnvWorker:
         """A vector env (the family's own stack) and a CPU copy of the policy, collecting rollouts."""
 
-        def __init__(self, env_id, num_envs, seed, index, normalize, backend=None, threads=1):
+        def __init__(self, env_id, num_envs, seed, index, options, threads=1):
             import torch
 
-            from . import env as envs
+            from .. import env as envs
             torch.set_num_threads(threads)
             ctx = ray.get_runtime_context()
             self.restarted = ctx.was_current_actor_reconstructed
@@ -96,7 +99,7 @@ def _worker_class():
             if self.restarted:   # new episodes, from another seed than the ones the dead worker used
                 self.seed += 7919 * (1 + int(time.time()) % 1000)
             torch.manual_seed(self.seed + 1_000_003)
-            self.venv = envs.make(env_id, num_envs, seed=self.seed, normalize=normalize, backend=backend)
+            self.venv = envs.make(env_id, num_envs, seed=self.seed, **options)
             self.runner = None
 
         def info(self):
@@ -104,7 +107,6 @@ def _worker_class():
                     "action_space": self.venv.single_action_space}
 
         def set_policy(self, policy):
-            from .runners import Clock, EnvRunner
             if hasattr(policy, "rng"):
                 policy.rng = np.random.default_rng(self.seed)
             clock = getattr(policy, "clock", None)
@@ -124,11 +126,11 @@ def _worker_class():
             return rollout, episodes
 
         def env_state(self):
-            from .env import state_objects
+            from ..env import state_objects
             return {name: obj.state_dict() for name, obj in state_objects(self.venv).items()}
 
         def load_env_state(self, state):
-            from .env import state_objects
+            from ..env import state_objects
             for name, obj in state_objects(self.venv).items():
                 if name in state:
                     obj.load_state_dict(state[name])
@@ -139,12 +141,12 @@ def _worker_class():
 class RemoteEnvs:
     remote = True   # EnvRunner.collect hands whole rollouts to `collect`
 
-    def __init__(self, env_id: str, workers: int, envs_per_worker: int, seed: int, normalize: bool = True,
-                 address: str | None = None, backend: str | None = None):
+    def __init__(self, env_id: str, workers: int, envs_per_worker: int, seed: int, address: str | None = None,
+                 **options):
         import ray
         self._temp = start_ray(address)
         worker = _worker_class()
-        self.workers = [worker.remote(env_id, envs_per_worker, seed, i, normalize, backend) for i in range(workers)]
+        self.workers = [worker.remote(env_id, envs_per_worker, seed, i, options) for i in range(workers)]
         try:
             infos = ray.get([w.info.remote() for w in self.workers])
         except Exception as exc:
@@ -178,7 +180,6 @@ class RemoteEnvs:
         import ray
         from ray.exceptions import ActorUnavailableError, RayActorError, RaySystemError
 
-        from .runners import EnvError
         if self._policy_sent is not policy:
             self._send_policy(policy)
         t = time.perf_counter()
@@ -203,15 +204,16 @@ class RemoteEnvs:
                 pending[i] = self.workers[i].collect.remote(weights, step, nsteps)
         self.timing["gather"] += time.perf_counter() - t
         self.timing["rollouts"] += 1
-        rollout = {key: np.concatenate([r[0][key] for r in results], axis=0 if key == "latest_observations"
-                                       else 1) for key in results[0][0]}
-        return rollout, [episode for _, eps in results for episode in eps]
+        parts = [r[0] for r in results]
+        joined = {f.name: None if getattr(parts[0], f.name) is None else
+                  np.concatenate([getattr(p, f.name) for p in parts], axis=0 if f.name == "latest_observations" else 1)
+                  for f in fields(Rollout)}
+        return Rollout(**joined), [episode for _, eps in results for episode in eps]
 
     def _revive(self, i: int, timeout: float = RESTART_TIMEOUT):
         """Waits for Ray to restart worker i, and gives it the policy again."""
         import ray
 
-        from .runners import EnvError
         deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             try:

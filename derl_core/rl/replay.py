@@ -12,12 +12,30 @@ truncated: bootstrap from the final row's observation).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 import torch
 
 from .policy import as_tensor
-from .runners import EnvRunnerWrapper
+from .rollout import EnvRunner, Rollout
 from .schedules import Constant, Schedule
+
+
+@dataclass
+class ReplayBatch:
+    """Sampled transitions with n-step returns: numpy from ReplayStorage.sample, torch from ExperienceReplay."""
+    observations: object
+    actions: object
+    rewards: object          # n-step discounted returns
+    discounts: object        # gamma^L, 0 where the episode terminated within the window
+    next_observations: object
+    indices: object          # rows in the storage (prioritized replay updates their priorities)
+    weights: object = None   # importance-sampling weights (prioritized replay only)
+
+    def to(self, device) -> "ReplayBatch":
+        return ReplayBatch(*(None if getattr(self, f.name) is None else as_tensor(getattr(self, f.name), device)
+                             for f in fields(self)))
 
 
 class SumTree:
@@ -103,21 +121,21 @@ class ReplayStorage:
         self.head[envs] = (pos + 1) % self.T
         self.count[envs] = np.minimum(self.count[envs] + 1, self.T)
 
-    def add(self, rollout: dict):
+    def add(self, rollout: Rollout):
         """Adds a rollout of arrays shaped (steps, num_envs, ...) from EnvRunner, in order."""
         all_envs = np.arange(self.N)
         self._written = []
-        for t in range(len(rollout["rewards"])):
-            term, trunc = rollout["terminated"][t], rollout["truncated"][t]
-            self._write(all_envs, self._frame(rollout["observations"][t]), rollout["actions"][t],
-                        rollout["rewards"][t], term, trunc, False)
+        for t in range(len(rollout.rewards)):
+            term, trunc = rollout.terminated[t], rollout.truncated[t]
+            self._write(all_envs, self._frame(rollout.observations[t]), rollout.actions[t],
+                        rollout.rewards[t], term, trunc, False)
             done = np.flatnonzero(term | trunc)
             if len(done):
-                nxt = rollout["next_observations"][t][done]
+                nxt = rollout.next_observations[t][done]
                 self._write(done, self._frame(nxt), 0, 0.0, False, False, True)
         if self.prioritized:   # overwritten rows leave the tree; completed ones enter it
             self.tree.update(np.concatenate(self._written), 0.0)
-            self._activate(min(len(rollout["rewards"]) * 2 + self.nstep + 2, self.T))
+            self._activate(min(len(rollout.rewards) * 2 + self.nstep + 2, self.T))
 
     def _activate(self, window: int):
         """Newly complete rows (their n-step window is written) enter the tree at the running max priority."""
@@ -177,11 +195,10 @@ class ReplayStorage:
         last = (rows + L - 1) % self.T
         discounts = (self.gamma ** L) * ~self.terminated[envs, last]
         nxt = (rows + L) % self.T
-        return {"observations": self.stacked(envs, rows), "actions": self.actions[envs, rows],
-                "rewards": returns, "discounts": discounts.astype(np.float32),
-                "next_observations": self.stacked(envs, nxt), "indices": envs * self.T + rows}
+        return ReplayBatch(self.stacked(envs, rows), self.actions[envs, rows], returns,
+                           discounts.astype(np.float32), self.stacked(envs, nxt), envs * self.T + rows)
 
-    def sample(self, batch_size: int, beta: float = 0.4) -> dict:
+    def sample(self, batch_size: int, beta: float = 0.4) -> ReplayBatch:
         envs = np.zeros(batch_size, np.int64)
         rows = np.zeros(batch_size, np.int64)
         probs = np.zeros(batch_size)
@@ -206,7 +223,7 @@ class ReplayStorage:
         batch = self.gather(envs, rows)
         if self.prioritized:
             weights = (len(self) * probs) ** (-beta)
-            batch["weights"] = (weights / weights.max()).astype(np.float32)
+            batch.weights = (weights / weights.max()).astype(np.float32)
         return batch
 
     def _sample_prioritized(self, batch_size):
@@ -221,6 +238,8 @@ class ReplayStorage:
 
     def update_priorities(self, indices, td_errors, epsilon: float = 1e-6):
         priorities = np.abs(np.asarray(td_errors, dtype=np.float64)) + epsilon
+        # a NaN loss is caught by the Alg at the end of the update phase; until then keep the tree valid
+        priorities = np.where(np.isfinite(priorities), priorities, self.max_priority)
         self.max_priority = max(self.max_priority, float(priorities.max()))
         self.tree.update(indices, priorities ** self.alpha)
 
@@ -266,26 +285,22 @@ class ReplayStorage:
             self.max_priority = float(state["max_priority"])
 
 
-class ExperienceReplay(EnvRunnerWrapper):
-    """Adds every rollout to `storage`; once `learning_starts` env steps are taken, yields `gradient_steps`
-    sampled batches per rollout (before that it yields None, so the Alg still sees the clock move)."""
+class ExperienceReplay:
+    """What replay algorithms train on, per rollout: collect -> add to `storage` -> once `learning_starts` env
+    steps are taken, `gradient_steps` sampled batches (none before: the Alg still sees the clock move)."""
 
-    def __init__(self, runner, storage: ReplayStorage, batch_size: int, learning_starts: int,
+    def __init__(self, runner: EnvRunner, storage: ReplayStorage, batch_size: int, learning_starts: int,
                  gradient_steps: int = 1, beta: Schedule | float = 0.4, device="cpu"):
-        super().__init__(runner)
-        self.storage, self.batch_size, self.learning_starts = storage, batch_size, learning_starts
+        self.runner, self.storage, self.batch_size, self.learning_starts = runner, storage, batch_size, learning_starts
         self.gradient_steps = gradient_steps
         self.beta = beta if isinstance(beta, Schedule) else Constant(beta)
         self.device = torch.device(device)
         self.min_fill = max(1, min(learning_starts, storage.N * storage.T))
 
-    def run(self):
-        for rollout in self.runner.run():
-            self.storage.add(rollout)
-            # before learning_starts, and after a resume whose checkpoint left the replay out, refill first
-            if self.runner.step_count < self.learning_starts or len(self.storage) < self.min_fill:
-                yield None
-                continue
-            for _ in range(self.gradient_steps):
-                batch = self.storage.sample(self.batch_size, self.beta(self.runner.step_count))
-                yield {key: as_tensor(value, self.device) for key, value in batch.items()}
+    def batches(self):
+        self.storage.add(self.runner.collect())
+        # before learning_starts, and after a resume whose checkpoint left the replay out, refill first
+        if self.runner.step_count < self.learning_starts or len(self.storage) < self.min_fill:
+            return
+        for _ in range(self.gradient_steps):
+            yield self.storage.sample(self.batch_size, self.beta(self.runner.step_count)).to(self.device)

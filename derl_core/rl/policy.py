@@ -1,14 +1,37 @@
-"""Policy wraps a torch.nn.Module. `act(obs)` returns numpy predictions for rollouts;
-`act(obs, training=True)` returns tensors and distributions for the loss."""
+"""Policy wraps a torch.nn.Module and has two calls, each with one return type:
+
+* `act(obs, deterministic=False) -> PolicyStep`: numpy actions for the env (and what a rollout keeps of the
+  prediction: log-probabilities, values), no gradients;
+* `evaluate(obs, actions) -> Evaluation` (actor-critic policies): tensors for the loss, with gradients.
+"""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.distributions import Distribution
 
+from .models import make_model
+
 Distribution.set_default_validate_args(False)   # validation costs more than the forward pass on small nets
+
+
+@dataclass
+class PolicyStep:
+    """What `Policy.act` returns for a batch of observations (numpy; None where a policy has no such value)."""
+    actions: np.ndarray
+    log_prob: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+
+@dataclass
+class Evaluation:
+    """What `ActorCriticPolicy.evaluate` returns for a batch of (observations, actions): tensors with gradients."""
+    log_prob: torch.Tensor
+    entropy: torch.Tensor
+    values: torch.Tensor
 
 
 class CategoricalLogits:
@@ -61,6 +84,9 @@ def as_tensor(x, device="cpu") -> torch.Tensor:
 
 
 class Policy:
+    """Wraps `model`; subclasses implement `act`. A policy with RNG state defines state_dict/load_state_dict
+    (the core checkpoints it)."""
+
     def __init__(self, model: torch.nn.Module, device="cpu"):
         self.model = model
         self.device = torch.device(device)
@@ -68,7 +94,7 @@ class Policy:
     def to_tensor(self, obs):
         return as_tensor(obs, self.device)
 
-    def act(self, obs, training=False) -> dict:
+    def act(self, obs, deterministic: bool = False) -> PolicyStep:
         raise NotImplementedError
 
 
@@ -80,32 +106,34 @@ class ActorCriticPolicy(Policy):
             return DiagGaussian(head, self.model.log_std)
         return CategoricalLogits(head)
 
-    def act(self, obs, training=False) -> dict:
-        obs = self.to_tensor(obs)
-        if training:
-            head, values = self.model(obs)
-            return {"distribution": self.distribution(head), "values": values}
+    def act(self, obs, deterministic: bool = False) -> PolicyStep:
         with torch.inference_mode():
-            head, values = self.model(obs)
+            head, values = self.model(self.to_tensor(obs))
             dist = self.distribution(head)
-            actions = dist.sample()
-            return {"actions": actions.cpu().numpy(), "log_prob": dist.log_prob(actions).cpu().numpy(),
-                    "values": values.cpu().numpy()}
+            actions = dist.mode() if deterministic else dist.sample()
+            return PolicyStep(actions.cpu().numpy(), dist.log_prob(actions).cpu().numpy(), values.cpu().numpy())
+
+    def evaluate(self, obs, actions) -> Evaluation:
+        head, values = self.model(self.to_tensor(obs))
+        dist = self.distribution(head)
+        return Evaluation(dist.log_prob(actions), dist.entropy(), values)
 
     def values(self, obs) -> np.ndarray:
         with torch.inference_mode():
             return self.model(self.to_tensor(obs))[1].cpu().numpy()
 
-    def deterministic_actions(self, obs) -> np.ndarray:
-        with torch.inference_mode():
-            head, _ = self.model(self.to_tensor(obs))
-            actions = head if getattr(self.model, "continuous", False) else head.argmax(-1)
-            return actions.cpu().numpy()
+
+def actor_critic_policy(env, device="cpu", shared=True, hidden=(64, 64), activation="tanh",
+                        orthogonal=True) -> ActorCriticPolicy:
+    """The default actor-critic policy for a vector env's spaces (A2C, PPO)."""
+    model = make_model(env.single_observation_space, env.single_action_space, hidden=hidden,
+                       activation=activation, shared=shared, orthogonal=orthogonal).to(device)
+    return ActorCriticPolicy(model, device)
 
 
 class EpsilonGreedyPolicy(Policy):
     """For a model returning Q-values: greedy actions, each env's replaced by a random one with probability
-    epsilon(step). `training=True` returns {"q_values": tensor}."""
+    epsilon(step); `deterministic=True` is greedy."""
 
     EVAL_EPSILON = 0.001   # what `derl eval` uses unless --deterministic (Rainbow's evaluation epsilon)
 
@@ -114,21 +142,14 @@ class EpsilonGreedyPolicy(Policy):
         self.num_actions, self.epsilon, self.clock = num_actions, epsilon, clock
         self.rng = np.random.default_rng(seed)
 
-    def act(self, obs, training=False) -> dict:
-        obs = self.to_tensor(obs)
-        if training:
-            return {"q_values": self.model(obs)}
+    def act(self, obs, deterministic: bool = False) -> PolicyStep:
         with torch.inference_mode():
-            actions = self.model(obs).argmax(-1).cpu().numpy()
-        eps = self.epsilon(self.clock())
+            actions = self.model(self.to_tensor(obs)).argmax(-1).cpu().numpy()
+        eps = 0.0 if deterministic else self.epsilon(self.clock())
         if eps > 0:
             explore = self.rng.random(len(actions)) < eps
             actions = np.where(explore, self.rng.integers(self.num_actions, size=len(actions)), actions)
-        return {"actions": actions}
-
-    def deterministic_actions(self, obs) -> np.ndarray:
-        with torch.inference_mode():
-            return self.model(self.to_tensor(obs)).argmax(-1).cpu().numpy()
+        return PolicyStep(actions)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}

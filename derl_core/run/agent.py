@@ -1,0 +1,58 @@
+"""`load(RUN_DIR)`: a trained policy in your hands, as SB3's `model.predict`.
+
+    from derl_core import load
+    agent = load("runs/my-run")                  # the newest intact checkpoint
+    action = agent.predict(obs)                  # one observation -> one action in the env's action space
+    actions = agent.predict(batch_of_obs)        # or a batch
+
+The run's observation normalisation (MuJoCo, PyBullet) is applied inside `predict`, with the statistics the
+checkpoint holds; actions are clipped to a Box's bounds, as `derl eval` does. Observations are what the run's
+env family hands the policy: for Atari, the preprocessed 4x84x84 stack (make the env with
+`derl_core.env.make(env_id, training=False)` to get them)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import env as envs
+from ..plugins import registry as default_registry
+from ..rl.rollout import env_actions
+from . import rundir
+from .build import close_env
+from .evaluate import restore_policy
+
+
+class Agent:
+    def __init__(self, policy, observation_space, action_space, normalizers: list, config: dict,
+                 checkpoint: str):
+        self.policy, self.observation_space, self.action_space = policy, observation_space, action_space
+        self.normalizers, self.config, self.checkpoint = normalizers, config, checkpoint
+
+    def normalize(self, obs: np.ndarray) -> np.ndarray:
+        for normalizer in self.normalizers:
+            obs = normalizer.normalize(obs)
+        return obs
+
+    def predict(self, obs, deterministic: bool = True) -> np.ndarray:
+        """Actions for one observation (shaped as the observation space) or a batch of them."""
+        obs = np.asarray(obs)
+        single = obs.shape == tuple(self.observation_space.shape)
+        batch = self.normalize(obs[None] if single else obs)
+        actions = env_actions(self.action_space, self.policy.act(batch, deterministic).actions)
+        return actions[0] if single else actions
+
+
+def load(run_dir: str, checkpoint: str | None = None, registry=None) -> Agent:
+    """The run's policy from its newest intact checkpoint, `checkpoint="best"` (see --eval-every) or a
+    checkpoint path."""
+    registry = registry or default_registry()
+    record = rundir.read_run(run_dir)
+    record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
+    alg, venv, path = restore_policy(registry, run_dir, record, checkpoint, purpose="load")
+    try:
+        normalizers = [obj for obj in envs.state_objects(venv).values() if hasattr(obj, "normalize")]
+        return Agent(alg.policy, venv.single_observation_space, venv.single_action_space, normalizers,
+                     record.to_json(), path)
+    finally:
+        close_env(venv)
