@@ -57,28 +57,6 @@ class Clock:
         return self.value
 
 
-def env_actions(space, actions: np.ndarray) -> np.ndarray:
-    """Policy actions as the env takes them: clipped to a Box's bounds (Gaussian policies sample unbounded
-    actions; the loss keeps the raw ones), shifted by a Discrete's `start` (policies choose 0..n-1)."""
-    kind = type(space).__name__
-    if kind == "Box":
-        return np.clip(actions, space.low, space.high)
-    if kind == "Discrete" and int(space.start) != 0:
-        return actions + int(space.start)
-    return actions
-
-
-class Clock:
-    """The one clock: env steps taken. The EnvRunner advances it; policies, losses and schedules that depend
-    on time read it by calling it. A Factory makes one (`self.clock`) and hands it to both."""
-
-    def __init__(self, value: int = 0):
-        self.value = value
-
-    def __call__(self) -> int:
-        return self.value
-
-
 @dataclass
 class Rollout:
     """One rollout from EnvRunner.collect, arrays shaped (nsteps, num_envs, ...)."""
