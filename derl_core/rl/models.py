@@ -135,6 +135,7 @@ class ActorCritic(nn.Module):
             centre = np.where(np.isfinite(low) & np.isfinite(high), (low + high) / 2, 0.0).reshape(-1)
             # not in the state dict: it follows from the action space (and older checkpoints have none)
             self.register_buffer("action_centre", torch.as_tensor(centre, dtype=torch.float32), persistent=False)
+            self.centred = bool(centre.any())   # known when built: forward never asks the device
         if orthogonal:
             init_orthogonal(self)
             nn.init.orthogonal_(self.policy_head.weight, 0.01)
@@ -144,7 +145,7 @@ class ActorCritic(nn.Module):
         a = self.actor_torso(obs)
         c = a if self.critic_torso is self.actor_torso else self.critic_torso(obs)
         head = self.policy_head(a)
-        if self.continuous and self.action_centre.any():
+        if self.continuous and self.centred:
             head = head + self.action_centre
         return head, self.value_head(c).squeeze(-1)
 
