@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .config import FALSE, TRUE, default_for
+from .config import default_for
 from .errors import BadInput, printable
 from .plugins import registry
 from .run.record import OPTIONS as RUN_OPTIONS

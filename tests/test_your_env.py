@@ -1,6 +1,5 @@
 """Your own env (module:EnvId, --env-kwargs, a constructor without render_mode), the spaces that used to end
 in a traceback, and the trained policy in your hands (load / predict)."""
-import os
 import re
 
 import gymnasium as gym

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..env import state_objects as env_state_objects
-from .policy import PolicyStep, as_tensor
+from .policy import as_tensor
 
 
 class EnvError(RuntimeError):

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 
-from ..errors import BadInput, printable
+from ..errors import BadInput
 from .record import RunRecord
 
 CONFIG = "config.json"
