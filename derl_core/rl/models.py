@@ -29,14 +29,14 @@ class OneHot(nn.Module):
 
     def __init__(self, nvec, start=0):
         super().__init__()
-        self.register_buffer("nvec", torch.as_tensor(np.atleast_1d(nvec), dtype=torch.long), persistent=False)
+        self.sizes = tuple(int(n) for n in np.atleast_1d(nvec))   # plain ints: forward never asks the device
         self.register_buffer("start", torch.as_tensor(np.atleast_1d(start), dtype=torch.long), persistent=False)
-        self.out_features = int(self.nvec.sum())
+        self.out_features = sum(self.sizes)
 
     def forward(self, x):
         x = x.long().reshape(len(x), -1) - self.start
-        return torch.cat([nn.functional.one_hot(x[:, i].clamp(0, int(n) - 1), int(n)) for i, n in
-                          enumerate(self.nvec.tolist())], -1).float()
+        return torch.cat([nn.functional.one_hot(x[:, i].clamp(0, n - 1), n) for i, n in enumerate(self.sizes)],
+                         -1).float()
 
 
 class Flatten(nn.Module):
