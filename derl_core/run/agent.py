@@ -44,8 +44,7 @@ class Agent:
 
 
 def load(run_dir: str, checkpoint: str | None = None, registry=None) -> Agent:
-    """The run's policy from its newest intact checkpoint, `checkpoint="best"` (see --eval-every) or a
-    checkpoint path."""
+    """The run's policy from its newest intact checkpoint, or from the checkpoint file `checkpoint`."""
     registry = registry or default_registry()
     record = rundir.read_run(run_dir)
     record.validate(registry, os.path.join(run_dir, rundir.CONFIG))

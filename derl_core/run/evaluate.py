@@ -79,7 +79,7 @@ class PeriodicEval:
         close_env(self.venv)
 
 
-def periodic_eval(registry, record: dict, alg, venv, summary) -> PeriodicEval | None:
+def periodic_eval(registry, record: RunRecord, alg, venv, summary) -> PeriodicEval | None:
     """A PeriodicEval when the run asks for --eval-every, else None."""
     run = record.run
     if not run.get("eval_every"):
