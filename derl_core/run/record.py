@@ -60,7 +60,7 @@ class RunOption:
 
 
 RUN_OPTIONS = (
-    RunOption("env_id", str, "gymnasium env id (required)", stored=False),
+    RunOption("env_id", str, "gymnasium env id, or module:EnvId for your own (required)", stored=False),
     RunOption("logdir", str, "run directory (default runs/ENV__ALG__SEED__TIME)", stored=False),
     RunOption("seed", int, "seed of the envs, torch and numpy", 1, stored=False, check=lambda seed: check_seed(seed)),
     RunOption("device", str, "auto, cpu or cuda[:N]", "auto", stored=False),
