@@ -28,7 +28,7 @@ _LAZY = {
     "init_orthogonal": "rl.models",
     "Summary": "run.summary",
     # the app's Python API: a trained policy in your hands
-    "load": "run.agent", "Agent": "run.agent",
+    "load": "run.agent", "Agent": "run.agent", "train": "run.api",
 }
 
 

@@ -307,11 +307,27 @@ def eval_cmd(run_dir: str = typer.Argument(..., help="a run directory written by
              episodes: int = typer.Option(10, "--episodes", min=1, help="episodes to play"),
              deterministic: bool = typer.Option(False, "--deterministic", help="greedy / mean actions"),
              video: str = typer.Option(None, "--video", help="write FILE.mp4 or FILE.gif of the first episode"),
-             checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file (default: newest)"),
-             seed: int = typer.Option(None, "--seed", help="env seed (default: the run's seed + 10000)")):
+             checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file, or best (the best "
+                                            "evaluation's, with --eval-every; default: newest)"),
+             seed: int = typer.Option(None, "--seed", help="env seed (default: the run's seed + 10000)"),
+             env_id: str = typer.Option(None, "--env-id", help="evaluate on another env with the same spaces "
+                                        "(module:EnvId too)"),
+             env_kwargs: str = typer.Option(None, "--env-kwargs", help="a JSON object for gymnasium.make (default: "
+                                            "the run's)")):
     """Play the learned policy: mean ± std of raw episode returns, and optionally a video."""
     from .run.evaluate import evaluate
-    evaluate(registry(), run_dir, episodes, deterministic, video, checkpoint, seed)
+    evaluate(registry(), run_dir, episodes, deterministic, video, checkpoint, seed, env_id=env_id,
+             env_kwargs=env_kwargs)
+
+
+@app.command("export")
+def export_cmd(run_dir: str = typer.Argument(..., help="a run directory written by derl run"),
+               out: str = typer.Option(..., "--out", help="policy.onnx (ONNX) or policy.pt (TorchScript)"),
+               checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file, or best "
+                                              "(default: newest)")):
+    """Export the deterministic policy: observations in, env actions out, normalisation inside."""
+    from .run.export import export
+    export(run_dir, out, checkpoint, registry())
 
 
 @app.command("plot")

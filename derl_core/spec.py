@@ -30,6 +30,11 @@ def load_object(path: str):
     return getattr(obj, attr) if attr else obj
 
 
+# the space kinds derl's core models and runners handle (derl_core/rl/spaces.py says how)
+OBSERVATION_KINDS = ("Box", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple")
+ACTION_KINDS = ("Box", "Discrete", "MultiDiscrete", "MultiBinary")
+
+
 @dataclass
 class Hyperparameter:
     name: str                      # snake_case; the CLI flag is --name-with-dashes
@@ -53,6 +58,7 @@ class AlgorithmSpec:
     factory: str                   # "module:FactoryClass", imported only when the algorithm runs
     hyperparameters: list
     action_spaces: tuple = ("Discrete", "Box")
+    observation_spaces: tuple = OBSERVATION_KINDS   # kinds the algorithm's models encode (Dict: per key)
     # check(hyperparameters) -> an error message, or None: values that each parse but cannot work together
     check: Callable[[dict], str | None] | None = None
     # memory(hyperparameters, env) -> bytes the algorithm will allocate; env: obs_shape, obs_itemsize,

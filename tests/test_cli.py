@@ -106,7 +106,7 @@ def test_action_space_the_algorithm_cannot_handle(tmp_path, hello_site):
     out = run_derl(["hello", "--env-id", "Pendulum-v1", "--logdir", tmp_path / "r"],
                    {"PYTHONPATH": hello_site})
     assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().count("\n") == 0 and "cannot handle Box action spaces" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "cannot handle Box actions" in out.stderr
     assert not (tmp_path / "r").exists()
 
 

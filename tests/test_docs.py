@@ -12,7 +12,7 @@ BLOCK = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.M | re.S)
 def test_your_env_tutorial_runs_as_written(tmp_path):
     with open(os.path.join(ROOT, "docs", "your-env.md")) as f:
         blocks = BLOCK.findall(f.read())
-    assert [lang for lang, _, _ in blocks] == ["python", "bash", "bash", "python"], blocks
+    assert [lang for lang, _, _ in blocks] == ["python", "bash", "bash", "python", "bash", "python", "python"], blocks
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     env.pop("PYTHONPATH", None)
     for lang, info, body in blocks:

@@ -57,7 +57,7 @@ def test_nstep_targets_across_terminated_and_truncated_ends():
     term = [0, 0, 1, 0, 0, 0, 0, 0, 0]
     trunc = [0, 0, 0, 0, 1, 0, 0, 0, 0]
     s.add(rollout_from(obs, rewards, np.array(term, bool), np.array(trunc, bool), {2: [99.0], 4: [77.0]}))
-    rows_by_obs = {float(s.frames[0, r, 0]): r for r in range(len(s)) if not s.final[0, r]}
+    rows_by_obs = {float(s.frames[""][0, r, 0]): r for r in range(len(s)) if not s.final[0, r]}
     envs = np.zeros(1, np.int64)
 
     def check(o, ret, disc, next_obs):
@@ -100,8 +100,10 @@ def test_prioritized_insertion_at_max_priority_and_importance_weights():
     assert batch.weights.max() == pytest.approx(1.0)
 
 
-def test_frame_stack_never_mixes_episodes_and_matches_the_env():
-    """Stacks rebuilt from single frames equal the env's own zero-padded stacks, across episode ends."""
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_frame_stack_never_mixes_episodes_and_matches_the_env(as_dict):
+    """Stacks rebuilt from single frames equal the env's own zero-padded stacks, across episode ends; with
+    Dict observations (an image key and a Discrete key, each stored in its own dtype) too."""
     from derl_core.rl.policy import PolicyStep
     from derl_core.rl.rollout import EnvRunner
 
@@ -111,11 +113,14 @@ def test_frame_stack_never_mixes_episodes_and_matches_the_env():
             self.n = n
 
         def act(self, obs):
-            return PolicyStep(self.rng.integers(self.n, size=len(obs)))
+            return PolicyStep(self.rng.integers(self.n, size=len(obs["image"] if as_dict else obs)))
 
     # CartPole rendered as frames would be slow; a tiny image env keeps this exact and fast.
+    image = gym.spaces.Box(0, 255, (6, 5), np.uint8)
+
     class Blink(gym.Env):
-        observation_space = gym.spaces.Box(0, 255, (6, 5), np.uint8)
+        observation_space = (gym.spaces.Dict({"image": image, "t": gym.spaces.Discrete(256)}) if as_dict
+                             else image)
         action_space = gym.spaces.Discrete(2)
 
         def reset(self, *, seed=None, options=None):
@@ -124,7 +129,8 @@ def test_frame_stack_never_mixes_episodes_and_matches_the_env():
             return self._obs(), {}
 
         def _obs(self):
-            return np.full((6, 5), (self.ep * 40 + self.t) % 256, np.uint8)
+            frame = np.full((6, 5), (self.ep * 40 + self.t) % 256, np.uint8)
+            return {"image": frame, "t": (self.ep * 40 + self.t) % 256} if as_dict else frame
 
         def step(self, action):
             self.t += 1
@@ -136,7 +142,7 @@ def test_frame_stack_never_mixes_episodes_and_matches_the_env():
                                                   padding_type="zero")
     venv = gym.vector.SyncVectorEnv([make_one, make_one], autoreset_mode="SameStep")
     storage = ReplayStorage(40, 2, venv.single_observation_space, venv.single_action_space, nstep=2,
-                            gamma=0.9)
+                            gamma=0.9, frame_stack=4)
     runner = EnvRunner(venv, Random(2), nsteps=7, seed=0)
     seen = []
     for _ in range(12):    # wraps the ring (20 rows per env) several times
@@ -144,14 +150,18 @@ def test_frame_stack_never_mixes_episodes_and_matches_the_env():
         storage.add(rollout)
         seen.append(rollout)
     # every valid row's rebuilt stack must equal an observation the env really produced
-    real = {r.observations[t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
-    real |= {r.next_observations[t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
+    image_of = (lambda obs: obs["image"]) if as_dict else (lambda obs: obs)
+    real = {image_of(r.observations)[t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
+    real |= {image_of(r.next_observations)[t, i].tobytes() for r in seen for t in range(7) for i in range(2)}
     envs, rows = np.meshgrid(np.arange(2), np.arange(storage.T), indexing="ij")
     envs, rows = envs.ravel(), rows.ravel()
     ok = storage.valid(envs, rows)
     assert ok.sum() > 20
     batch = storage.gather(envs[ok], rows[ok])
-    for stack in np.concatenate([batch.observations, batch.next_observations]):
+    if as_dict:   # the Discrete key's stack is the image's values, in its own dtype
+        assert storage.frames["t"].dtype == np.int64 and storage.frames["image"].dtype == np.uint8
+        np.testing.assert_array_equal(batch.observations["t"], batch.observations["image"][:, :, 0, 0])
+    for stack in np.concatenate([image_of(batch.observations), image_of(batch.next_observations)]):
         assert stack.tobytes() in real
         # frames of one stack come from one episode: values of non-zero frames increase by 1
         vals = [int(f[0, 0]) for f in stack if f.any()]
@@ -161,5 +171,8 @@ def test_frame_stack_never_mixes_episodes_and_matches_the_env():
 
 def test_atari_replay_stores_one_frame_per_row():
     space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
-    s = ReplayStorage(1000, 1, space, gym.spaces.Discrete(4))
-    assert s.stack == 4 and s.frames.shape == (1, 1000, 84, 84)
+    s = ReplayStorage(1000, 1, space, gym.spaces.Discrete(4), frame_stack=4)
+    assert s.stack == 4 and s.frames[""].shape == (1, 1000, 84, 84)
+    # an image that is not a stack (channels-first RGB) is stored whole: its channels are not frames
+    rgb = ReplayStorage(1000, 1, gym.spaces.Box(0, 255, (3, 84, 84), np.uint8), gym.spaces.Discrete(4))
+    assert rgb.stack == 1 and rgb.frames[""].shape == (1, 1000, 3, 84, 84)

@@ -26,12 +26,15 @@ POOL_MIN_ENVS = 4
 
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
          render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True,
-         backend: str | None = None, env_kwargs: dict | None = None):
+         backend: str | None = None, env_kwargs: dict | None = None, wrapper: str | None = None,
+         frame_stack: int | None = None):
     """A gymnasium VectorEnv with `.family`, `.env_id` and `.backend` attributes. Seeding happens at the first
     reset. `backend`: None picks EnvPool where the family offers it (`envpool_task`), it is installed and
     there are at least POOL_MIN_ENVS envs; "gymnasium" the gymnasium stack; "envpool" insists. Rendering
-    (videos) and `env_kwargs` (keyword arguments for gymnasium.make, passed to the family's make_single)
-    always use gymnasium."""
+    (videos), `env_kwargs` (keyword arguments for gymnasium.make, passed to the family's make_single), a
+    `wrapper` ("module:callable", applied to each single env after the family's make_single) and
+    `frame_stack` (K observations stacked, zero-padded at reset) always use gymnasium. The vector env's
+    `frame_stack` attribute says how many frames each observation stacks (1: none), for replays."""
     family = family_of(env_id, registry)
     try:
         module = load_object(family.module)
@@ -40,16 +43,24 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
                        f"{type(exc).__name__}: {first_line(exc)}") from None
     env_id = module.resolve_id(env_id)
     venv = None
-    if env_kwargs and backend == "envpool":
-        raise BadInput("--env-kwargs goes to gymnasium.make: use it with --env-backend gymnasium (the default)")
-    if render_mode is None and not env_kwargs and (backend == "envpool" or backend is None
+    own_stack = int(getattr(module, "FRAME_STACK", 1))
+    if frame_stack and own_stack > 1:
+        raise BadInput(f"--frame-stack: the {family.name} family stacks {own_stack} frames itself")
+    gymnasium_only = [flag for flag, v in (("--env-kwargs", env_kwargs), ("--env-wrapper", wrapper),
+                                            ("--frame-stack", frame_stack)) if v]
+    if gymnasium_only and backend == "envpool":
+        raise BadInput(f"{gymnasium_only[0]} needs the gymnasium stack: use --env-backend gymnasium (the default)")
+    if render_mode is None and not gymnasium_only and (backend == "envpool" or backend is None
                                                    and num_envs >= POOL_MIN_ENVS):
         venv = _make_pool(module, family.name, env_id, num_envs, seed, training, required=backend == "envpool")
     used = "gymnasium" if venv is None else "envpool"
     if venv is None:
-        venv = _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family, env_kwargs)
+        single = functools.partial(_single, module.make_single, env_id, training, render_mode, env_kwargs or {},
+                                   load_wrapper(wrapper) if wrapper else None, frame_stack)
+        venv = _make_gymnasium(single, env_id, num_envs, asynchronous, family, env_kwargs)
     venv = module.wrap_vector(venv, training, normalize=normalize)
     venv.family, venv.env_id, venv.backend = family.name, env_id, used
+    venv.frame_stack = frame_stack or own_stack
     return venv
 
 
@@ -66,10 +77,33 @@ def _make_pool(module, family: str, env_id: str, num_envs: int, seed, training: 
     return pool.make(task, num_envs, seed)
 
 
-def _make_gymnasium(module, env_id, num_envs, training, render_mode, asynchronous, family, env_kwargs=None):
+def load_wrapper(path: str):
+    """The callable of --env-wrapper module:callable (imported like a module:EnvId's module)."""
+    from .classic import import_env_module
+    module, _, attr = path.partition(":")
+    try:
+        import_env_module(module)
+        obj = load_object(path)
+    except Exception as exc:
+        raise BadInput(f"--env-wrapper {path}: cannot load it ({type(exc).__name__}: {first_line(exc, 120)})") from None
+    if not callable(obj):
+        raise BadInput(f"--env-wrapper {path} is not callable")
+    return obj
+
+
+def _single(make_single, env_id, training, render_mode, env_kwargs, wrapper, frame_stack):
+    env = make_single(env_id, training, render_mode, **env_kwargs)
+    if wrapper is not None:
+        env = wrapper(env)
+    if frame_stack:
+        import gymnasium as gym
+        env = gym.wrappers.FrameStackObservation(env, frame_stack, padding_type="zero")
+    return env
+
+
+def _make_gymnasium(single, env_id, num_envs, asynchronous, family, env_kwargs=None):
     import gymnasium as gym
-    fns = [functools.partial(module.make_single, env_id, training, render_mode, **(env_kwargs or {}))
-           for _ in range(num_envs)]
+    fns = [single for _ in range(num_envs)]
     if asynchronous is None:
         asynchronous = family.vectorization == "async" and num_envs > 1
     cls = gym.vector.AsyncVectorEnv if asynchronous else gym.vector.SyncVectorEnv
@@ -96,9 +130,3 @@ def state_objects(venv) -> dict:
 def space_kind(space) -> str:
     return type(space).__name__
 
-
-def check_action_space(spec, venv):
-    kind = space_kind(venv.single_action_space)
-    if kind not in spec.action_spaces:
-        raise BadInput(f"{spec.name} cannot handle {kind} action spaces ({venv.env_id} has "
-                       f"{venv.single_action_space}); it handles {', '.join(spec.action_spaces)}")

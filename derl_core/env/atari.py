@@ -13,6 +13,7 @@ from .classic import check_registered, make_kwargs
 gym.register_envs(ale_py)
 
 MAX_AGENT_STEPS = 27_000   # 108k frames: the usual cap on an Atari episode (Machado et al. 2018)
+FRAME_STACK = 4   # env.make reads it: replays store one frame per row and rebuild the stack
 NOOP_MAX = 30   # up to 30 no-op actions after a reset: random starts
 
 

@@ -20,6 +20,10 @@ class NormalizeObsReward(gym.vector.VectorWrapper):
         obs = (obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.epsilon)
         return np.clip(obs, -self.clip, self.clip).astype(np.float32)
 
+    def affine(self) -> tuple:
+        """(mean, std, clip) of `normalize`: obs -> clip((obs - mean) / std, -clip, clip), for exports."""
+        return self.obs_rms.mean, np.sqrt(self.obs_rms.var + self.epsilon), self.clip
+
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         self.returns[:] = 0

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .spaces import image_layout, kind
+
 
 def init_orthogonal(module: nn.Module, gain: float = math.sqrt(2)):
     for m in module.modules():
@@ -20,7 +22,8 @@ def init_orthogonal(module: nn.Module, gain: float = math.sqrt(2)):
 
 
 def is_image(space) -> bool:
-    return type(space).__name__ == "Box" and len(space.shape) == 3
+    """uint8 Box images, channels-first or channels-last, optionally frame-stacked (see spaces.image_layout)."""
+    return image_layout(space) is not None
 
 
 class OneHot(nn.Module):
@@ -34,7 +37,7 @@ class OneHot(nn.Module):
         self.out_features = sum(self.sizes)
 
     def forward(self, x):
-        x = x.long().reshape(len(x), -1) - self.start
+        x = x.long().reshape(x.shape[0], -1) - self.start   # shape[0]: traced as a size, not a constant
         return torch.cat([nn.functional.one_hot(x[:, i].clamp(0, n - 1), n) for i, n in enumerate(self.sizes)],
                          -1).float()
 
@@ -47,30 +50,60 @@ class Flatten(nn.Module):
         self.out_features = size
 
     def forward(self, x):
-        return x.reshape(len(x), -1).float()
+        return x.reshape(x.shape[0], -1).float()
+
+
+class Combined(nn.Module):
+    """Dict and Tuple observations (SB3's CombinedExtractor): one encoder per key — a CNN of 256 features for
+    images, one-hot for Discrete and MultiDiscrete, flattening for the rest — outputs concatenated."""
+
+    def __init__(self, obs_space):
+        super().__init__()
+        items = (obs_space.spaces.items() if kind(obs_space) == "Dict"
+                 else ((str(i), s) for i, s in enumerate(obs_space.spaces)))
+        self.keys, self.parts = [], nn.ModuleList()
+        for key, sub in items:
+            self.keys.append(key if kind(obs_space) == "Dict" else int(key))
+            self.parts.append(NatureCNN.for_space(sub, features=256) if is_image(sub) else encoder(sub))
+        self.out_features = sum(p.out_features for p in self.parts)
+
+    def forward(self, x):
+        return torch.cat([part(x[key]) for key, part in zip(self.keys, self.parts)], -1)
 
 
 def encoder(obs_space) -> nn.Module:
     """What turns one observation space into a flat float vector (before the MLP layers)."""
-    kind = type(obs_space).__name__
-    if kind == "Discrete":
+    k = kind(obs_space)
+    if k == "Discrete":
         return OneHot(int(obs_space.n), int(obs_space.start))
-    if kind == "MultiDiscrete":
+    if k == "MultiDiscrete":
         return OneHot(obs_space.nvec.ravel(), getattr(obs_space, "start", np.zeros_like(obs_space.nvec)).ravel())
-    if kind in ("Box", "MultiBinary"):
+    if k in ("Box", "MultiBinary"):
         return Flatten(int(np.prod(obs_space.shape)))
-    raise TypeError(f"no encoder for {kind} observations")
+    if k in ("Dict", "Tuple"):
+        return Combined(obs_space)
+    raise TypeError(f"no encoder for {k} observations")
 
 
 class NatureCNN(nn.Module):
-    """Mnih et al. 2015: 32×8s4, 64×4s2, 64×3s1, 512, with a ReLU after the 512 layer. Takes uint8 images."""
+    """Mnih et al. 2015: 32×8s4, 64×4s2, 64×3s1, 512, with a ReLU after the 512 layer. Takes uint8 images,
+    (C, H, W) or — `channels_last` — (H, W, C), and K of them stacked (`stacked`) on a first axis.
+    Images smaller than 36 pixels a side (too small for the 8×8 stride-4 layer) get a small CNN instead:
+    32×3s1, 64×3s2, 64×3s1, all padded, as MiniGrid-sized observations need."""
 
-    def __init__(self, in_channels: int = 4, features: int = 512, height: int = 84, width: int = 84):
+    MIN_SIDE = 36
+
+    def __init__(self, in_channels: int = 4, features: int = 512, height: int = 84, width: int = 84,
+                 channels_last: bool = False, stacked: int = 1):
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 8, 4), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, 1), nn.ReLU(), nn.Flatten())
+        self.channels_last, self.stacked = channels_last, stacked
+        if min(height, width) >= self.MIN_SIDE:
+            layers = [nn.Conv2d(in_channels, 32, 8, 4), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
+                      nn.Conv2d(64, 64, 3, 1), nn.ReLU()]
+        else:
+            layers = [nn.Conv2d(in_channels, 32, 3, 1, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
+                      nn.Conv2d(64, 64, 3, 1, 1), nn.ReLU()]
+        self.conv = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
             n = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
         self.fc = nn.Sequential(nn.Linear(n, features), nn.ReLU())
@@ -78,7 +111,23 @@ class NatureCNN(nn.Module):
         # channels-last convolutions: the same arithmetic, ~25% faster updates on CPUs (oneDNN) and GPUs
         self.conv.to(memory_format=torch.channels_last)
 
+    @classmethod
+    def for_space(cls, space, features: int = 512) -> "NatureCNN":
+        channels, height, width, channels_last, stacked = image_layout(space)
+        return cls(channels, features, height, width, channels_last, stacked)
+
+    def nchw(self, x):
+        """(B, C, H, W) from the observation's layout; for channels-last input a permuted view, which is
+        already in the channels-last memory format the convolutions want (no copy)."""
+        if self.stacked > 1:   # (B, K, C, H, W) or (B, K, H, W, C): the K frames become channels
+            if self.channels_last:
+                b, k, h, w, c = x.shape
+                return x.permute(0, 2, 3, 1, 4).reshape(b, h, w, k * c).permute(0, 3, 1, 2)
+            return x.flatten(1, 2)
+        return x.permute(0, 3, 1, 2) if self.channels_last else x
+
     def forward(self, x):
+        x = self.nchw(x)
         return self.fc(self.conv((x.float() / 255.0).contiguous(memory_format=torch.channels_last)))
 
 
@@ -100,8 +149,7 @@ def make_torso(obs_space, hidden=(64, 64), activation="tanh") -> nn.Module:
     """Feature extractor: NatureCNN for images; an MLP for vectors, after a one-hot encoding of Discrete and
     MultiDiscrete observations (a flattening of other Box shapes and MultiBinary). Has `out_features`."""
     if is_image(obs_space):
-        c, h, w = obs_space.shape
-        return NatureCNN(c, height=h, width=w)
+        return NatureCNN.for_space(obs_space)
     act = ACTIVATIONS[activation]
     if type(obs_space).__name__ == "Box" and len(obs_space.shape) == 1:   # plain vectors: the MLP itself
         body = mlp([obs_space.shape[0], *hidden], act, act)
@@ -112,8 +160,23 @@ def make_torso(obs_space, hidden=(64, 64), activation="tanh") -> nn.Module:
     return body
 
 
+def action_nvec(action_space) -> tuple | None:
+    """The number of choices per dimension of a categorical action space (Discrete: one dimension;
+    MultiBinary: 2 per dimension); None for Box."""
+    k = kind(action_space)
+    if k == "Discrete":
+        return (int(action_space.n),)
+    if k == "MultiDiscrete":
+        return tuple(int(n) for n in action_space.nvec.ravel())
+    if k == "MultiBinary":
+        return (2,) * int(np.prod(action_space.shape))
+    return None
+
+
 def action_dim(action_space) -> int:
-    return int(action_space.n) if hasattr(action_space, "n") else int(np.prod(action_space.shape))
+    """The policy head's width: logits for every choice of every dimension, or a Gaussian mean per dimension."""
+    nvec = action_nvec(action_space)
+    return sum(nvec) if nvec is not None else int(np.prod(action_space.shape))
 
 
 class ActorCritic(nn.Module):
@@ -128,7 +191,10 @@ class ActorCritic(nn.Module):
         n = action_dim(action_space)
         self.policy_head = nn.Linear(self.actor_torso.out_features, n)
         self.value_head = nn.Linear(self.critic_torso.out_features, 1)
-        self.continuous = not hasattr(action_space, "n")
+        self.continuous = kind(action_space) == "Box"
+        nvec = action_nvec(action_space)
+        # several categorical dimensions (MultiDiscrete, MultiBinary): their logits side by side
+        self.action_nvec = nvec if nvec is not None and kind(action_space) != "Discrete" else None
         if self.continuous:
             self.log_std = nn.Parameter(torch.zeros(n))
             low, high = np.asarray(action_space.low, np.float64), np.asarray(action_space.high, np.float64)

@@ -14,6 +14,7 @@ import torch
 from torch.distributions import Distribution
 
 from .models import make_model
+from .spaces import tree_map
 
 Distribution.set_default_validate_args(False)   # validation costs more than the forward pass on small nets
 
@@ -54,6 +55,26 @@ class CategoricalLogits:
         return self.log_probs.argmax(-1)
 
 
+class MultiCategorical:
+    """Independent categoricals side by side (MultiDiscrete, MultiBinary actions): logits of `nvec[i]` choices
+    for dimension i; actions (B, len(nvec)); log_prob and entropy sum over the dimensions."""
+
+    def __init__(self, logits, nvec):
+        self.parts = [CategoricalLogits(part) for part in torch.split(logits, list(nvec), -1)]
+
+    def sample(self):
+        return torch.stack([p.sample() for p in self.parts], -1)
+
+    def log_prob(self, actions):
+        return sum(p.log_prob(actions[..., i]) for i, p in enumerate(self.parts))
+
+    def entropy(self):
+        return sum(p.entropy() for p in self.parts)
+
+    def mode(self):
+        return torch.stack([p.mode() for p in self.parts], -1)
+
+
 class DiagGaussian:
     """Diagonal Gaussian; log_prob and entropy sum over the action dimensions."""
 
@@ -76,7 +97,10 @@ class DiagGaussian:
 
 
 def as_tensor(x, device="cpu") -> torch.Tensor:
-    """numpy or torch -> torch on `device`; float64 becomes float32 (MuJoCo observations are float64)."""
+    """numpy or torch -> torch on `device`; float64 becomes float32 (MuJoCo observations are float64).
+    Dict and Tuple observations (dicts, tuples of arrays) become dicts, tuples of tensors."""
+    if isinstance(x, (dict, tuple)):
+        return tree_map(lambda leaf: as_tensor(leaf, device), x)
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     if t.dtype == torch.float64:
         t = t.float()
@@ -97,6 +121,11 @@ class Policy:
     def act(self, obs, deterministic: bool = False) -> PolicyStep:
         raise NotImplementedError
 
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic policy actions for a batch of observation tensors, as a tensor and in torch ops
+        only (what `derl export` traces). Optional: a policy without it cannot be exported."""
+        raise NotImplementedError
+
 
 class ActorCriticPolicy(Policy):
     """For a model returning (logits or Gaussian mean, value): Categorical or diagonal Gaussian."""
@@ -104,6 +133,8 @@ class ActorCriticPolicy(Policy):
     def distribution(self, head):
         if getattr(self.model, "continuous", False):
             return DiagGaussian(head, self.model.log_std)
+        if getattr(self.model, "action_nvec", None) is not None:
+            return MultiCategorical(head, self.model.action_nvec)
         return CategoricalLogits(head)
 
     def act(self, obs, deterministic: bool = False) -> PolicyStep:
@@ -112,6 +143,9 @@ class ActorCriticPolicy(Policy):
             dist = self.distribution(head)
             actions = dist.mode() if deterministic else dist.sample()
             return PolicyStep(actions.cpu().numpy(), dist.log_prob(actions).cpu().numpy(), values.cpu().numpy())
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.distribution(self.model(obs)[0]).mode()
 
     def evaluate(self, obs, actions) -> Evaluation:
         head, values = self.model(self.to_tensor(obs))
@@ -150,6 +184,9 @@ class EpsilonGreedyPolicy(Policy):
             explore = self.rng.random(len(actions)) < eps
             actions = np.where(explore, self.rng.integers(self.num_actions, size=len(actions)), actions)
         return PolicyStep(actions)
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.model(obs).argmax(-1)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}

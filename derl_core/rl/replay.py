@@ -4,10 +4,11 @@ Layout: one ring of rows per env, so every env's episodes are stored in order. A
 and what followed it (action, reward, terminated, truncated). When an episode ends, an extra *final row*
 holds its real last observation (to bootstrap a truncated episode from); final rows are never sampled.
 
-Stacked image observations (C, H, W) of uint8 frames are stored one frame per row (the newest, obs[-1]) and
-stacks are rebuilt at sampling time from the rows before, zero-filled before the episode's first row, just as
-the env's FrameStackObservation(padding_type="zero") does at reset: ~7.1 GB for 1M Atari transitions instead
-of ~56 GB. n-step returns are computed at sampling time, cut at episode ends (terminated: no bootstrap;
+Frame-stacked observations (`frame_stack` K > 1: Atari's 4, or --frame-stack) are stored one frame per row
+(the newest, obs[-1]) and stacks are rebuilt at sampling time from the rows before, zero-filled before the
+episode's first row, just as the env's FrameStackObservation(padding_type="zero") does at reset: ~7.1 GB for
+1M Atari transitions instead of ~56 GB. Dict and Tuple observations are stored per key (`spaces.leaves`), each
+in its own dtype (uint8 images stay uint8), under the same rules. n-step returns are computed at sampling time, cut at episode ends (terminated: no bootstrap;
 truncated: bootstrap from the final row's observation).
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from .policy import as_tensor
 from .rollout import EnvRunner, Rollout
 from .schedules import Constant, Schedule
+from .spaces import flatten, leaves, unflatten
 
 
 @dataclass
@@ -36,6 +38,11 @@ class ReplayBatch:
     def to(self, device) -> "ReplayBatch":
         return ReplayBatch(*(None if getattr(self, f.name) is None else as_tensor(getattr(self, f.name), device)
                              for f in fields(self)))
+
+
+def flatten_step(space, observations, t: int) -> dict:
+    """{path: leaf[t]} of a rollout's observation tree (arrays shaped (steps, num_envs, ...))."""
+    return {path: leaf[t] for path, leaf in flatten(space, observations).items()}
 
 
 class SumTree:
@@ -74,13 +81,14 @@ class SumTree:
 
 class ReplayStorage:
     def __init__(self, capacity: int, num_envs: int, observation_space, action_space, nstep: int = 1,
-                 gamma: float = 0.99, prioritized: bool = False, alpha: float = 0.6, seed=None):
+                 gamma: float = 0.99, prioritized: bool = False, alpha: float = 0.6, seed=None,
+                 frame_stack: int = 1):
         self.N, self.T = num_envs, max(int(capacity) // num_envs, nstep + 8)
-        shape, dtype = observation_space.shape, observation_space.dtype
-        self.stack = shape[0] if len(shape) == 3 and dtype == np.uint8 else 1
-        frame_shape = shape[1:] if self.stack > 1 else shape
+        self.space, self.stack = observation_space, max(int(frame_stack), 1)
         N, T = self.N, self.T
-        self.frames = np.zeros((N, T, *frame_shape), dtype)   # zeros: pages are touched only when written
+        # {path: (N, T, *frame shape)} per observation leaf; zeros: pages are touched only when written
+        self.frames = {path: np.zeros((N, T, *(leaf.shape[1:] if self.stack > 1 else leaf.shape)), leaf.dtype)
+                       for path, leaf in leaves(observation_space)}
         self.actions = np.zeros((N, T, *action_space.shape), action_space.dtype)
         self.rewards = np.zeros((N, T), np.float32)
         self.terminated = np.zeros((N, T), bool)
@@ -102,12 +110,14 @@ class ReplayStorage:
         return int(self.count.sum())
 
     # ---------------------------------------------------------------- writing
-    def _frame(self, obs):
-        return obs[:, -1] if self.stack > 1 else obs
+    def _frame(self, flat: dict) -> dict:
+        """{path: what a row stores} from {path: observation leaf}: the newest frame of a stack."""
+        return {path: leaf[:, -1] if self.stack > 1 else leaf for path, leaf in flat.items()}
 
     def _write(self, envs, frames, actions, rewards, terminated, truncated, final):
         pos = self.head[envs]
-        self.frames[envs, pos] = frames
+        for path, leaf in frames.items():
+            self.frames[path][envs, pos] = leaf
         self.actions[envs, pos] = actions
         self.rewards[envs, pos] = rewards
         self.terminated[envs, pos] = terminated
@@ -127,12 +137,13 @@ class ReplayStorage:
         self._written = []
         for t in range(len(rollout.rewards)):
             term, trunc = rollout.terminated[t], rollout.truncated[t]
-            self._write(all_envs, self._frame(rollout.observations[t]), rollout.actions[t],
+            self._write(all_envs, self._frame(flatten_step(self.space, rollout.observations, t)), rollout.actions[t],
                         rollout.rewards[t], term, trunc, False)
             done = np.flatnonzero(term | trunc)
             if len(done):
-                nxt = rollout.next_observations[t][done]
-                self._write(done, self._frame(nxt), 0, 0.0, False, False, True)
+                nxt = {path: leaf[done] for path, leaf in self._frame(
+                    flatten_step(self.space, rollout.next_observations, t)).items()}
+                self._write(done, nxt, 0, 0.0, False, False, True)
         if self.prioritized:   # overwritten rows leave the tree; completed ones enter it
             self.tree.update(np.concatenate(self._written), 0.0)
             self._activate(min(len(rollout.rewards) * 2 + self.nstep + 2, self.T))
@@ -175,16 +186,20 @@ class ReplayStorage:
         ok &= k >= np.minimum(self.ep_step[envs, rows], self.stack - 1)   # the stack's frames are stored
         return ok & self._lookahead(envs, rows, k)[1]
 
-    def stacked(self, envs, rows) -> np.ndarray:
-        if self.stack == 1:
-            return self.frames[envs, rows]
-        out = np.zeros((len(rows), self.stack, *self.frames.shape[2:]), self.frames.dtype)
-        steps = self.ep_step[envs, rows]
-        for j in range(self.stack):
-            back = self.stack - 1 - j
-            keep = steps >= back
-            out[keep, j] = self.frames[envs[keep], (rows[keep] - back) % self.T]
-        return out
+    def stacked(self, envs, rows):
+        """The observations (a tree, as the env gives them) at these rows, stacks rebuilt."""
+        out = {}
+        steps = self.ep_step[envs, rows] if self.stack > 1 else None
+        for path, frames in self.frames.items():
+            if self.stack == 1:
+                out[path] = frames[envs, rows]
+                continue
+            leaf = out[path] = np.zeros((len(rows), self.stack, *frames.shape[2:]), frames.dtype)
+            for j in range(self.stack):
+                back = self.stack - 1 - j
+                keep = steps >= back
+                leaf[keep, j] = frames[envs[keep], (rows[keep] - back) % self.T]
+        return unflatten(self.space, out)
 
     def gather(self, envs, rows) -> dict:
         k = self._order(envs, rows)
@@ -244,24 +259,29 @@ class ReplayStorage:
         self.tree.update(indices, priorities ** self.alpha)
 
     # ---------------------------------------------------------------- checkpoints (optional: big)
-    _ARRAYS = ("frames", "actions", "rewards", "terminated", "truncated", "final", "ep_step", "head",
-               "count", "cur_step")
+    _ROWS = ("actions", "rewards", "terminated", "truncated", "final", "ep_step")   # (N, T, ...)
+    _PER_ENV = ("head", "count", "cur_step")
+
+    def arrays(self) -> dict:
+        """Every array of the replay's state by its checkpoint name: observation leaves as "frames" (a plain
+        space, as before Dict observations) or "frames/<path>"."""
+        out = {("frames" if path == "" else f"frames/{path}"): a for path, a in self.frames.items()}
+        out.update((name, getattr(self, name)) for name in self._ROWS + self._PER_ENV)
+        return out
 
     @property
     def nbytes(self) -> int:
         """What the replay's state takes in a checkpoint."""
-        arrays = [getattr(self, name) for name in self._ARRAYS]
+        arrays = list(self.arrays().values())
         if self.prioritized:
             arrays += [self.tree.tree, self.activated]
         return sum(a.nbytes for a in arrays)
 
-    _ROWS = ("frames", "actions", "rewards", "terminated", "truncated", "final", "ep_step")   # (N, T, ...)
-
     def state_dict(self) -> dict:
         """Only the rows written so far ([:, :count.max()]): a young replay makes a small checkpoint."""
         filled = int(self.count.max())
-        state = {name: torch.from_numpy(np.ascontiguousarray(
-            getattr(self, name)[:, :filled] if name in self._ROWS else getattr(self, name))) for name in self._ARRAYS}
+        state = {name: torch.from_numpy(np.ascontiguousarray(a if name in self._PER_ENV else a[:, :filled]))
+                 for name, a in self.arrays().items()}
         state["rng"] = self.rng.bit_generator.state
         if self.prioritized:
             state.update(tree=torch.from_numpy(self.tree.tree), activated=torch.from_numpy(self.activated),
@@ -269,12 +289,11 @@ class ReplayStorage:
         return state
 
     def load_state_dict(self, state: dict):
-        filled = state["frames"].shape[1]
+        filled = state["rewards"].shape[1]
         if filled > self.T:
             raise ValueError(f"the checkpoint's replay holds {filled} rows per env, this one has room for {self.T}")
-        for name in self._ARRAYS:
-            array = getattr(self, name)
-            if name in self._ROWS:
+        for name, array in self.arrays().items():
+            if name not in self._PER_ENV:
                 array[:, filled:] = 0
                 array = array[:, :filled]
             array[...] = state[name].numpy()

@@ -14,6 +14,7 @@ import torch
 
 from ..env import state_objects as env_state_objects
 from .policy import as_tensor
+from .spaces import env_actions, tree_map, tree_set, tree_stack
 
 
 class EnvError(RuntimeError):
@@ -33,17 +34,6 @@ def describe_env_failure(env, exc) -> str:
     detail = str(exc).strip().splitlines()
     return (f"env {getattr(env, 'env_id', '?')}: {who} ({type(exc).__name__}"
             f"{': ' + detail[-1] if detail else ''})")
-
-
-def env_actions(space, actions: np.ndarray) -> np.ndarray:
-    """Policy actions as the env takes them: clipped to a Box's bounds (Gaussian policies sample unbounded
-    actions; the loss keeps the raw ones), shifted by a Discrete's `start` (policies choose 0..n-1)."""
-    kind = type(space).__name__
-    if kind == "Box":
-        return np.clip(actions, space.low, space.high)
-    if kind == "Discrete" and int(space.start) != 0:
-        return actions + int(space.start)
-    return actions
 
 
 class Clock:
@@ -85,7 +75,7 @@ class RolloutBatch:
         return len(self.actions)
 
     def __getitem__(self, idx) -> "RolloutBatch":
-        return RolloutBatch(*(getattr(self, f.name)[idx] for f in fields(self)))
+        return RolloutBatch(*(tree_map(lambda x: x[idx], getattr(self, f.name)) for f in fields(self)))
 
 
 class EnvRunner:
@@ -162,16 +152,16 @@ class EnvRunner:
                 hook(self)
             real_next = next_obs
             if "_final_obs" in infos and infos["_final_obs"].any():
-                real_next = next_obs.copy()
+                real_next = tree_map(np.copy, next_obs)
                 for i in np.flatnonzero(infos["_final_obs"]):
-                    real_next[i] = infos["final_obs"][i]
+                    tree_set(real_next, i, infos["final_obs"][i])
                 self._record_episodes(infos.get("final_info", {}))
             steps.append((self.obs, pred, rewards, terminated, truncated, real_next))
             self.obs = next_obs
         obs, preds, rewards, terminated, truncated, real_next = zip(*steps)
         stack = (lambda xs: None if xs[0] is None else np.stack(xs))
-        return Rollout(np.stack(obs), np.stack([p.actions for p in preds]), np.stack(rewards),
-                       np.stack(terminated), np.stack(truncated), np.stack(real_next), self.obs,
+        return Rollout(tree_stack(obs), np.stack([p.actions for p in preds]), np.stack(rewards),
+                       np.stack(terminated), np.stack(truncated), tree_stack(real_next), self.obs,
                        stack([p.log_prob for p in preds]), stack([p.values for p in preds]))
 
     def _collect_remote(self, nsteps: int) -> Rollout:
@@ -226,7 +216,7 @@ def gae(rollout: Rollout, values_fn, gamma: float, lambda_: float) -> tuple:
     next_values[-1] = values_fn(rollout.latest_observations)
     if truncated.any():
         idx = np.nonzero(truncated)
-        next_values[idx] = values_fn(rollout.next_observations[idx])
+        next_values[idx] = values_fn(tree_map(lambda x: x[idx], rollout.next_observations))
     next_values[terminated] = 0.0
     done = terminated | truncated
     advantages = np.empty_like(values)
@@ -258,7 +248,7 @@ class OnPolicyData:
     def batches(self):
         rollout = self.runner.collect()
         advantages, targets = gae(rollout, self.policy.values, self.gamma, self.lambda_)
-        flat = (lambda x: as_tensor(x.reshape(-1, *x.shape[2:]), self.device))
+        flat = (lambda x: as_tensor(tree_map(lambda a: a.reshape(-1, *a.shape[2:]), x), self.device))
         batch = RolloutBatch(flat(rollout.observations), flat(rollout.actions), flat(rollout.log_prob),
                              flat(rollout.values), flat(advantages), flat(targets))
         size = len(batch)

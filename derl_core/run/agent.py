@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import env as envs
 from ..plugins import registry as default_registry
-from ..rl.rollout import env_actions
+from ..rl.spaces import batch_size_of, env_actions, tree_map
 from . import rundir
 from .build import close_env
 from .evaluate import restore_policy
@@ -29,16 +29,16 @@ class Agent:
         self.policy, self.observation_space, self.action_space = policy, observation_space, action_space
         self.normalizers, self.config, self.checkpoint = normalizers, config, checkpoint
 
-    def normalize(self, obs: np.ndarray) -> np.ndarray:
+    def normalize(self, obs):
         for normalizer in self.normalizers:
             obs = normalizer.normalize(obs)
         return obs
 
     def predict(self, obs, deterministic: bool = True) -> np.ndarray:
-        """Actions for one observation (shaped as the observation space) or a batch of them."""
-        obs = np.asarray(obs)
-        single = obs.shape == tuple(self.observation_space.shape)
-        batch = self.normalize(obs[None] if single else obs)
+        """Actions for one observation (shaped as the observation space; for Dict spaces a dict) or a batch."""
+        obs = tree_map(np.asarray, obs)
+        single = batch_size_of(self.observation_space, obs) is None
+        batch = self.normalize(tree_map(lambda leaf: leaf[None], obs) if single else obs)
         actions = env_actions(self.action_space, self.policy.act(batch, deterministic).actions)
         return actions[0] if single else actions
 

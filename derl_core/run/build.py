@@ -14,6 +14,7 @@ import torch
 from .. import env as envs
 from ..errors import BadInput, first_line
 from ..machine import machine_cores
+from ..rl.spaces import action_problem, observation_problem
 from ..memory import check_memory
 from ..spec import load_object
 from . import checkpoint as ckpt
@@ -106,6 +107,11 @@ def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purp
         if checkpoint is None:
             return None, None
     else:
+        if checkpoint == "best":
+            checkpoint = ckpt.best_path(run_dir)
+            if not os.path.lexists(checkpoint):
+                raise BadInput(f"'{run_dir}' has no {ckpt.BEST}: a run keeps one when it evaluates "
+                               f"(--eval-every STEPS)")
         state = ckpt.load(checkpoint)   # a link is refused there (O_NOFOLLOW)
     if state["algorithm"] != record.algorithm:
         raise BadInput(f"checkpoint '{checkpoint}' is from algorithm '{state['algorithm']}', "
@@ -116,6 +122,24 @@ def load_run_checkpoint(run_dir: str, record: dict, checkpoint: str | None, purp
                        f"{os.path.join(run_dir, rundir.CONFIG)} now holds ({'; '.join(changed)[:200]}); "
                        f"derl does not {purpose} it")
     return checkpoint, state
+
+def check_spaces(spec, venv, registry=None):
+    """BadInput naming the space and the algorithms that handle it, when `spec`'s algorithm cannot."""
+    obs, act = venv.single_observation_space, venv.single_action_space
+    problem = observation_problem(obs, spec.observation_spaces)
+    which = (lambda s: observation_problem(obs, s.observation_spaces) is None)
+    if problem is None:
+        problem = action_problem(act, spec.action_spaces)
+        which = (lambda s: action_problem(act, s.action_spaces) is None)
+    if problem is None:
+        return
+    others = []
+    if registry is not None:
+        others = sorted(s.name for s in registry.algorithms.values() if s.name != spec.name and which(s))
+    can = f"algorithms that can: {', '.join(others)}" if others else "no installed algorithm can"
+    raise BadInput(f"{spec.name} cannot handle {problem} ({venv.env_id} has observations {obs} and actions "
+                   f"{act}); {can}")
+
 
 
 def build(registry, record: dict, device: str, training=True, num_envs=None, render_mode=None):
@@ -132,7 +156,7 @@ def build(registry, record: dict, device: str, training=True, num_envs=None, ren
         venv = envs.make(record.env_id, num_envs or hparams["num_envs"], seed=record.seed,
                          registry=registry, training=training, render_mode=render_mode, **record.env_options())
     try:
-        envs.check_action_space(spec, venv)
+        check_spaces(spec, venv, registry)
         if num_envs is not None:
             hparams["num_envs"] = num_envs
         return spec, venv, hparams

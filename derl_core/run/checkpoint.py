@@ -26,6 +26,7 @@ from .rundir import replacing
 
 FORMAT = 2
 PATTERN = re.compile(r"^ckpt_(\d+)\.pt$")
+BEST = "best.pt"   # --eval-every: the checkpoint with the best mean eval return so far (never pruned)
 
 
 # ------------------------------------------------------------------ numpy <-> safe values
@@ -169,18 +170,20 @@ class _Hashing:
 
 def save(run_dir: str, payload: dict, step: int, keep: int = 3) -> str:
     """Writes ckpt_<step>.pt through a uniquely named temporary file (created exclusively) and a rename, then
-    keeps the newest `keep`; pruning removes only checkpoint files derl wrote."""
+    keeps the newest `keep`; pruning removes only checkpoint files derl wrote. `keep=0` writes best.pt."""
     d = checkpoint_dir(run_dir)
     if os.path.islink(d):
         raise BadInput(f"'{d}' is a symbolic link; derl does not write through links out of a run directory")
     os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, f"ckpt_{step:012d}.pt")
+    path = os.path.join(d, f"ckpt_{step:012d}.pt" if keep else BEST)
     with replacing(path, "wb") as f:
         f.write(MAGIC + b"0" * 64 + b"\n")
         hashing = _Hashing(f)
         torch.save(to_safe(dict(payload, format=FORMAT, step=step)), hashing)
         f.seek(len(MAGIC))
         f.write(hashing.sha.hexdigest().encode())
+    if not keep:
+        return path
     for old in list_checkpoints(run_dir)[:-keep]:
         if written_by_derl(old):
             os.remove(old)
@@ -252,6 +255,10 @@ def load(path: str) -> dict:
     if data["step"] < 0:
         raise Damaged(f"checkpoint '{path}' has a negative step")
     return from_safe(data)
+
+
+def best_path(run_dir: str) -> str:
+    return os.path.join(checkpoint_dir(run_dir), BEST)
 
 
 def newest_intact(run_dir: str, notice=None) -> tuple:

@@ -66,6 +66,15 @@ class RunControl:
         self.last_saved = self.runner.step_count
         return ckpt.save(self.run_dir, self.payload(), self.runner.step_count, self.keep)
 
+    def save_best(self, eval_return: float) -> str:
+        """best.pt: this clean point's state without the replay, and the mean eval return that made it best."""
+        save_replay, self.save_replay = self.save_replay, False
+        try:
+            payload = dict(self.payload(), eval_return=float(eval_return))
+        finally:
+            self.save_replay = save_replay
+        return ckpt.save(self.run_dir, payload, self.runner.step_count, keep=0)
+
     def hook(self, runner):
         """A clean point: checkpoint when due, and answer a pending signal with a checkpoint."""
         self.boundary_step = runner.step_count

@@ -27,6 +27,7 @@ from dataclasses import fields
 import numpy as np
 
 from ..errors import BadInput, first_line
+from ..rl.spaces import tree_map
 from ..rl.rollout import Clock, EnvError, EnvRunner, Rollout
 
 MAX_RESTARTS_PER_ROLLOUT = 3
@@ -104,7 +105,7 @@ def _worker_class():
 
         def info(self):
             return {"observation_space": self.venv.single_observation_space,
-                    "action_space": self.venv.single_action_space}
+                    "action_space": self.venv.single_action_space, "frame_stack": self.venv.frame_stack}
 
         def set_policy(self, policy):
             if hasattr(policy, "rng"):
@@ -155,6 +156,7 @@ class RemoteEnvs:
                            f"{first_line(exc, None)}") from None
         self.single_observation_space = infos[0]["observation_space"]
         self.single_action_space = infos[0]["action_space"]
+        self.frame_stack = infos[0]["frame_stack"]
         self.num_envs = workers * envs_per_worker
         self.restarts = 0
         self.timing = {"broadcast": 0.0, "gather": 0.0, "rollouts": 0}
@@ -206,7 +208,8 @@ class RemoteEnvs:
         self.timing["rollouts"] += 1
         parts = [r[0] for r in results]
         joined = {f.name: None if getattr(parts[0], f.name) is None else
-                  np.concatenate([getattr(p, f.name) for p in parts], axis=0 if f.name == "latest_observations" else 1)
+                  tree_map(lambda *xs, axis=0 if f.name == "latest_observations" else 1: np.concatenate(xs, axis),
+                           *[getattr(p, f.name) for p in parts])
                   for f in fields(Rollout)}
         return Rollout(**joined), [episode for _, eps in results for episode in eps]
 
@@ -227,8 +230,23 @@ class RemoteEnvs:
 
     # ---- state: the workers' env wrappers (normalisation statistics)
     def state_dict(self) -> dict:
+        """Each worker's env state; a worker killed since its last rollout is revived first (a checkpoint at
+        the clean point after the kill would otherwise meet an actor that is still restarting)."""
         import ray
-        return {"workers": ray.get([w.env_state.remote() for w in self.workers])}
+        from ray.exceptions import ActorUnavailableError, RayActorError
+        states = []
+        for i, worker in enumerate(self.workers):
+            for attempt in range(MAX_RESTARTS_PER_ROLLOUT + 1):
+                try:
+                    states.append(ray.get(worker.env_state.remote()))
+                    break
+                except (RayActorError, ActorUnavailableError) as exc:
+                    if attempt == MAX_RESTARTS_PER_ROLLOUT:
+                        raise EnvError(f"Ray env worker {i} failed while derl saved a checkpoint "
+                                       f"({type(exc).__name__})") from None
+                    self.restarts += 1
+                    self._revive(i)
+        return {"workers": states}
 
     def load_state_dict(self, state: dict):
         import ray

@@ -60,12 +60,19 @@ class PeriodicEval:
         self.venv = envs.make(record.env_id, 1, seed=self.seed, registry=registry, training=False,
                               **record.env_options())
         self.last = alg.runner.step_count
+        self.best, self.latest = -np.inf, None   # the best and the latest mean eval return
+        self.on_best = None                      # on_best(mean): keeps best.pt (set by the session)
 
     def hook(self, runner):
         step = runner.step_count
         if step // self.every > self.last // self.every:
             self.last = step
-            self.summary.scalar("charts/eval_return", float(np.mean(self.play(step // self.every))), step)
+            self.latest = mean = float(np.mean(self.play(step // self.every)))
+            self.summary.scalar("charts/eval_return", mean, step)
+            if mean > self.best:
+                self.best = mean
+                if self.on_best is not None:
+                    self.on_best(mean)
 
     def play(self, round_: int) -> list:
         here = envs.state_objects(self.venv)
@@ -87,16 +94,55 @@ def periodic_eval(registry, record: RunRecord, alg, venv, summary) -> PeriodicEv
     return PeriodicEval(registry, record, alg, venv, summary, run["eval_every"], run.get("eval_episodes") or 5)
 
 
+def other_env(registry, record: RunRecord, env_id: str | None, env_kwargs: str | None) -> RunRecord | None:
+    """`derl eval --env-id OTHER [--env-kwargs JSON]`: the record to build the evaluation env from (the run's
+    own, with the env replaced), after checking that OTHER has the spaces the run was trained on."""
+    if env_id is None and env_kwargs is None:
+        return None
+    from dataclasses import replace
+    from .record import OPTIONS, check_env_id
+    if env_id is not None:
+        check_env_id(env_id)
+    run = dict(record.run)
+    if env_kwargs is not None:
+        run["env_kwargs"] = OPTIONS["env_kwargs"].parse(env_kwargs)
+    other = replace(record, env_id=env_id or record.env_id, run=run, family=registry.family_for(
+        env_id or record.env_id).name)
+    mine = envs.make(record.env_id, 1, registry=registry, training=False, **record.env_options())
+    try:
+        theirs = envs.make(other.env_id, 1, registry=registry, training=False, **other.env_options())
+    except BaseException:
+        close_env(mine)
+        raise
+    try:
+        for what in ("single_observation_space", "single_action_space"):
+            a, b = getattr(mine, what), getattr(theirs, what)
+            if a != b:
+                raise BadInput(f"{other.env_id} has {what.removeprefix('single_').replace('_', ' ')} {b}, the run "
+                               f"was trained on {record.env_id} with {a}: derl evaluates a policy only on the "
+                               f"spaces it learned")
+        if set(envs.state_objects(mine)) != set(envs.state_objects(theirs)):
+            raise BadInput(f"{other.env_id} (family {other.family}) does not wrap observations as "
+                           f"{record.env_id} (family {record.family}) does: the policy would see other inputs")
+    finally:
+        close_env(mine)
+        close_env(theirs)
+    return other
+
+
 def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = False, video: str | None = None,
-             checkpoint: str | None = None, seed: int | None = None, echo=print) -> list:
+             checkpoint: str | None = None, seed: int | None = None, echo=print, env_id: str | None = None,
+             env_kwargs: str | None = None) -> list:
     if seed is not None:
         check_seed(seed)
     record = rundir.read_run(run_dir)
     spec, _ = record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
+    env_record = other_env(registry, record, env_id, env_kwargs)
     if video is not None:
         rundir.reserve_output(video, "--video", (".mp4", ".gif"))
     try:
-        return _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo)
+        return _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo,
+                         env_record)
     except BaseException:
         if video is not None:
             rundir.release_output(video)
@@ -104,15 +150,17 @@ def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = F
 
 
 def restore_policy(registry, run_dir: str, record: RunRecord, checkpoint: str | None, render_mode=None,
-                   purpose: str = "evaluate") -> tuple:
+                   purpose: str = "evaluate", env_record: RunRecord | None = None) -> tuple:
     """(alg, one-env evaluation venv, checkpoint path): the run's Alg built on an evaluation env (evaluation
     wrappers, the checkpoint's normalisation statistics), its modules in eval mode and its clock past any
-    warm-up or exploration schedule. Shared by `derl eval` and `load()`; the caller closes the venv."""
+    warm-up or exploration schedule. Shared by `derl eval` and `load()`; the caller closes the venv.
+    `env_record`: build the env from it instead (derl eval --env-id OTHER; `other_env` checked the spaces)."""
     checkpoint, state = load_run_checkpoint(run_dir, record, checkpoint, purpose,
                                             lambda m: print(m, file=sys.stderr))
     if checkpoint is None:
         raise BadInput(f"'{run_dir}' has no checkpoint to {purpose}")
-    spec, venv, hparams = build(registry, record, "cpu", training=False, num_envs=1, render_mode=render_mode)
+    spec, venv, hparams = build(registry, env_record or record, "cpu", training=False, num_envs=1,
+                                render_mode=render_mode)
     try:
         alg = make_alg(spec, hparams, venv, "cpu", record.seed)
         try:
@@ -131,12 +179,13 @@ def restore_policy(registry, run_dir: str, record: RunRecord, checkpoint: str | 
     return alg, venv, checkpoint
 
 
-def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo):
+def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo, env_record=None):
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # pygame renders off-screen, without a display
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("MUJOCO_GL", "egl")        # MuJoCo too (its default needs a display)
     alg, venv, checkpoint = restore_policy(registry, run_dir, record, checkpoint,
-                                           "rgb_array" if video else None)
+                                           "rgb_array" if video else None, env_record=env_record)
+    played = (env_record or record).env_id
     try:
         policy = alg.policy
         returns, frames = [], []
@@ -147,7 +196,7 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
                 try:
                     frames.append(venv.unwrapped.envs[0].render())
                 except Exception as exc:
-                    raise BadInput(f"cannot render {record.env_id} on this machine for --video "
+                    raise BadInput(f"cannot render {played} on this machine for --video "
                                    f"({type(exc).__name__}: {first_line(exc, 120)})") from None
         act = (lambda obs: policy.act(obs, deterministic).actions)
         for ret, length in play(venv, act, episodes, seed, record_frame):
@@ -155,7 +204,8 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
             echo(f"episode {len(returns)}: return {ret:.1f}, length {length}")
     finally:
         close_env(venv)
-    echo(f"{record.algorithm} on {record.env_id} ({os.path.basename(checkpoint)}): "
+    trained = f" (trained on {record.env_id})" if played != record.env_id else ""
+    echo(f"{record.algorithm} on {played}{trained} ({os.path.basename(checkpoint)}): "
          f"mean return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes")
     if video:
         write_video(video, frames)

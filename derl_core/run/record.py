@@ -74,8 +74,14 @@ RUN_OPTIONS = (
     RunOption("ray_address", str, "join a running Ray cluster (with --workers)"),
     RunOption("eval_every", int, "evaluate deterministically every STEPS env steps", UNSET, 1, 2**62),
     RunOption("eval_episodes", int, "episodes per evaluation (with --eval-every; default 5)", UNSET, 1, 10**6),
+    RunOption("stop_at_return", float, "stop once the mean return reaches R (last 100 training episodes, or "
+              "the latest evaluation with --eval-every)", UNSET, -1e12, 1e12),
     RunOption("env_kwargs", str, "a JSON object of keyword arguments for gymnasium.make, e.g. "
               "'{\"is_slippery\": false}'", check=lambda text: env_kwargs_of(text)),
+    RunOption("env_wrapper", str, "module:callable applied to each single env (after its family's own "
+              "wrappers), e.g. my_pkg.wrappers:AddNoise", check=lambda text: check_env_wrapper(text)),
+    RunOption("frame_stack", int, "stack the last K observations (image envs; the atari family stacks 4 itself)",
+              UNSET, 2, 64),
     RunOption("env_backend", str, "envpool or gymnasium (default: EnvPool for 4+ envs where it can)", UNSET,
               choices=tuple(BACKENDS)),
 )
@@ -102,6 +108,12 @@ def env_kwargs_of(text: str | None) -> dict:
     if not isinstance(value, dict):
         raise BadInput(f"--env-kwargs must be a JSON object ({{\"name\": value, ...}}), got {printable(text)[:60]}")
     return value
+
+
+def check_env_wrapper(text: str):
+    module, sep, attr = text.partition(":")
+    if not sep or not module or not attr or not all(p.isidentifier() for p in module.split(".") + attr.split(".")):
+        raise BadInput(f"--env-wrapper must be module:callable, got {printable(text)[:60]}")
 
 
 def check_seed(seed):
@@ -133,7 +145,8 @@ class RunRecord:
         """What env.make needs besides the id, seed and counts: the same for training, evaluation and the
         Ray workers."""
         return {"normalize": self.hyperparameters.get("normalize_env", True), "backend": self.run["env_backend"],
-                "env_kwargs": env_kwargs_of(self.run["env_kwargs"])}
+                "env_kwargs": env_kwargs_of(self.run["env_kwargs"]), "wrapper": self.run["env_wrapper"],
+                "frame_stack": self.run["frame_stack"]}
 
     def to_json(self) -> dict:
         return asdict(self)

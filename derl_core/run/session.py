@@ -57,7 +57,11 @@ def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals
         with control:
             if evaluator is not None:   # before the checkpoint of the same clean point: a resume does not repeat it
                 evaluator.last = control.runner.step_count
+                evaluator.best = best_so_far(run_dir) if state is not None else evaluator.best
+                evaluator.on_best = control.save_best
                 control.runner.hooks.insert(0, evaluator.hook)
+            if opts.get("stop_at_return") is not None:
+                alg.callbacks.append(StopAtReturn(opts["stop_at_return"], summary, evaluator, echo))
             try:
                 alg.learn(total)
             except NonFiniteError as exc:
@@ -88,6 +92,34 @@ def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals
     how = f"mean return of last 100 episodes: {ret:.1f}" if ret == ret else "no episode finished yet"
     echo(f"run saved in {run_dir} ({how}); view it with: tensorboard --logdir {run_dir}")
     return run_dir
+
+
+class StopAtReturn:
+    """--stop-at-return R: stops the run (at a clean point, with a checkpoint) once the mean return reaches R —
+    of the last 100 training episodes, or of the latest evaluation when the run evaluates (--eval-every)."""
+
+    def __init__(self, threshold: float, summary, evaluator=None, echo=print):
+        self.threshold, self.summary, self.evaluator, self.echo = threshold, summary, evaluator, echo
+
+    def __call__(self, step: int, metrics: dict) -> bool:
+        what, value = (("eval", self.evaluator.latest) if self.evaluator is not None
+                       else ("training (last 100 episodes)", self.summary.mean_return))
+        if value is not None and value == value and value >= self.threshold:
+            self.echo(f"stopping at step {step}: mean {what} return {value:.1f} reached --stop-at-return "
+                      f"{self.threshold:g}")
+            return True
+        return False
+
+
+def best_so_far(run_dir: str) -> float:
+    """The mean eval return best.pt was kept for (-inf when the run has none, or it is damaged)."""
+    path = ckpt.best_path(run_dir)
+    if not os.path.lexists(path):
+        return float("-inf")
+    try:
+        return float(ckpt.load(path).get("eval_return", float("-inf")))
+    except BadInput:
+        return float("-inf")
 
 
 def _last_good(run_dir: str) -> str:

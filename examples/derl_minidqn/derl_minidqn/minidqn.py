@@ -47,7 +47,8 @@ class MiniDQNFactory(Factory):
         runner = EnvRunner(env, policy, max(1, self.get("train_every") // env.num_envs), self.seed, self.summary,
                            self.clock)
         storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
-                                env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed)
+                                env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed,
+                                frame_stack=getattr(env, "frame_stack", 1))   # derl's envs say
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 device=self.device)
         target = copy.deepcopy(model).requires_grad_(False)

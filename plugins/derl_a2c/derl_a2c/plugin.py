@@ -36,6 +36,7 @@ HYPERPARAMETERS = [
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
         api_version=2,
+        action_spaces=("Discrete", "Box", "MultiDiscrete", "MultiBinary"),
         name="a2c",
         summary="Advantage actor-critic, synchronous (n-step returns, RMSprop)",
         factory="derl_a2c.a2c:A2CFactory",

@@ -120,7 +120,8 @@ class DQNFactory(Factory):
         beta = Linear(beta, 1.0, total) if self.get("anneal_per_beta") else Constant(beta)
         storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
                                 env.single_action_space, self.get("nstep"), self.get("gamma"),
-                                self.get("prioritized"), self.get("per_alpha"), seed=self.seed)
+                                self.get("prioritized"), self.get("per_alpha"), seed=self.seed,
+                                frame_stack=getattr(env, "frame_stack", 1))   # derl's envs say
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), beta, device=self.device)
 

@@ -114,7 +114,7 @@ def test_every_switch_runs(switches, tmp_path):
 def test_continuous_actions_are_bad_input(tmp_path):
     from derl_core.testing import invoke
     result = invoke(["dqn", "--env-id", "Pendulum-v1", "--logdir", tmp_path / "r"])
-    assert result.exit_code == 2 and "dqn cannot handle Box action spaces" in result.stderr
+    assert result.exit_code == 2 and "dqn cannot handle Box actions" in result.stderr and "can: a2c, ppo, sac" in result.stderr
     assert not (tmp_path / "r").exists()
 
 

@@ -32,6 +32,7 @@ HYPERPARAMETERS = [
 def derl_register_algorithms(register):
     register(AlgorithmSpec(
         api_version=2,
+        action_spaces=("Discrete", "Box", "MultiDiscrete", "MultiBinary"),
         name="ppo",
         summary="Proximal Policy Optimization (clipped surrogate, GAE)",
         factory="derl_ppo.ppo:PPOFactory",

@@ -49,4 +49,5 @@ def derl_register_algorithms(register):
         check=replay_problem,
         memory=memory,
         action_spaces=("Box",),
+        observation_spaces=("Box",),   # an MLP on the flattened vector
     ))

@@ -32,7 +32,7 @@ class Actor(nn.Module):
         self.log_std = nn.Linear(hidden, act_dim)
 
     def forward(self, obs):
-        h = self.body(obs)
+        h = self.body(obs.flatten(1).float())   # Box observations of any shape, as one vector
         return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def sample(self, obs, deterministic=False):
@@ -52,7 +52,7 @@ class TwinQ(nn.Module):
         self.q2 = mlp([obs_dim + act_dim, hidden, hidden, 1], nn.ReLU)
 
     def forward(self, obs, actions):
-        x = torch.cat([obs, actions], -1)
+        x = torch.cat([obs.flatten(1).float(), actions], -1)
         return torch.stack([self.q1(x), self.q2(x)]).squeeze(-1)
 
 
@@ -82,6 +82,10 @@ class SACPolicy(Policy):
             with torch.inference_mode():
                 a = self.model.sample(obs, deterministic)[0].cpu().numpy()
         return PolicyStep(self.scale(a).astype(self.low.dtype))
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        low, high = torch.as_tensor(self.low), torch.as_tensor(self.high)
+        return low + (self.model.sample(obs, True)[0] + 1.0) * 0.5 * (high - low)
 
     def state_dict(self):
         return {"rng": self.rng.bit_generator.state}
@@ -148,7 +152,8 @@ class SACFactory(Factory):
                            device=self.device, seed=self.seed)
         runner = EnvRunner(env, policy, self.get("train_every"), self.seed, self.summary, self.clock)
         storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
-                                env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed)
+                                env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed,
+                                frame_stack=getattr(env, "frame_stack", 1))   # derl's envs say
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), device=self.device)
 

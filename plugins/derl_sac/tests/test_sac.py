@@ -95,7 +95,7 @@ def test_actions_scaled_to_env_bounds_and_random_during_warmup():
 def test_discrete_actions_are_bad_input(tmp_path):
     from derl_core.testing import invoke
     result = invoke(["sac", "--env-id", "CartPole-v1", "--logdir", tmp_path / "r"])
-    assert result.exit_code == 2 and "sac cannot handle Discrete action spaces" in result.stderr
+    assert result.exit_code == 2 and "sac cannot handle Discrete actions" in result.stderr
 
 
 @pytest.mark.slow

@@ -1,0 +1,113 @@
+"""`derl export RUN --out policy.onnx` (or `policy.pt`, TorchScript): the deterministic policy as one module,
+observations in, env actions out, with the run's observation normalisation and the action mapping (Box
+bounds, Discrete `start`) inside — what `load(RUN).predict(obs)` computes, with no derl at the other end.
+
+    import onnxruntime; s = onnxruntime.InferenceSession("policy.onnx")
+    actions = s.run(None, {"obs": batch_of_observations})[0]
+    import torch; m = torch.jit.load("policy.pt"); actions = m(torch.as_tensor(batch_of_observations))
+
+Observations are one array per batch (Box, Discrete, MultiDiscrete, MultiBinary spaces): Dict and Tuple
+observations are refused (ONNX has no dict inputs; use `load` from Python)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import BadInput, first_line
+from ..rl.spaces import kind
+from . import rundir
+from .agent import Agent, load
+
+SUFFIXES = (".onnx", ".pt")
+
+
+class Deployed(nn.Module):
+    """Observations (a batch, the env's dtype) -> env actions, in torch ops only."""
+
+    def __init__(self, agent: Agent):
+        super().__init__()
+        self.model, self.policy = agent.policy.model, agent.policy
+        affines = [n.affine() for n in agent.normalizers]
+        if len(affines) > 1:
+            raise BadInput("export: the run has more than one observation normaliser")
+        self.normalized = bool(affines)
+        mean, std, clip = affines[0] if affines else (0.0, 1.0, 0.0)
+        self.register_buffer("mean", torch.as_tensor(np.asarray(mean), dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(np.asarray(std), dtype=torch.float32))
+        self.clip = float(clip)
+        space = agent.action_space
+        self.kind, self.shape = kind(space), tuple(space.shape or ())
+        if self.kind == "Box":
+            self.register_buffer("low", torch.as_tensor(space.low, dtype=torch.float32))
+            self.register_buffer("high", torch.as_tensor(space.high, dtype=torch.float32))
+        start = np.asarray(getattr(space, "start", 0), np.int64)
+        self.register_buffer("start", torch.as_tensor(start))
+        self.shift = bool(start.any())
+
+    def forward(self, obs):
+        if self.normalized:
+            obs = ((obs.float() - self.mean) / self.std).clamp(-self.clip, self.clip)
+        elif obs.dtype == torch.float64:
+            obs = obs.float()
+        actions = self.policy.deterministic(obs)
+        if self.kind == "Box":
+            return torch.minimum(torch.maximum(actions, self.low), self.high)
+        if self.shift:
+            actions = actions + self.start
+        if self.kind == "MultiBinary":
+            actions = actions.reshape(-1, *self.shape)
+        return actions
+
+
+def module(agent: Agent) -> Deployed:
+    if kind(agent.observation_space) in ("Dict", "Tuple"):
+        raise BadInput(f"derl export takes single-array observations; {kind(agent.observation_space)} "
+                       "observations cannot be exported yet (use derl_core.load from Python)")
+    return Deployed(agent).eval()
+
+
+def example(agent: Agent, batch: int = 2) -> torch.Tensor:
+    space = agent.observation_space
+    space.seed(0)
+    return torch.as_tensor(np.stack([np.asarray(space.sample()) for _ in range(batch)]))
+
+
+def export(run_dir: str, out: str, checkpoint: str | None = None, registry=None, echo=print) -> str:
+    """Writes the run's policy to `out` (.onnx or .pt), a file that must not exist yet."""
+    rundir.reserve_output(out, "--out", SUFFIXES)
+    try:
+        agent = load(run_dir, checkpoint, registry)
+        deployed = module(agent)
+        x = example(agent)
+        try:
+            with torch.no_grad():
+                if out.lower().endswith(".onnx"):
+                    _onnx(deployed, x, out)
+                else:
+                    torch.jit.trace(deployed, x, check_trace=False).save(out)
+        except NotImplementedError:
+            raise BadInput(f"the {agent.config['algorithm']} plugin's policy has no deterministic() "
+                           "method: it cannot be exported") from None
+    except BaseException:
+        rundir.release_output(out)
+        raise
+    echo(f"exported {run_dir} ({os.path.basename(agent.checkpoint)}) to {out}: observations "
+         f"{tuple(x.shape[1:])} {x.dtype} in, {agent.action_space} actions out")
+    return out
+
+
+def _onnx(deployed, x, out: str):
+    try:
+        import onnx  # noqa: F401  (torch.onnx needs it)
+    except ImportError:
+        raise BadInput("ONNX export needs the export extra: pip install 'derl[export]'") from None
+    try:   # the TorchScript-based exporter: the dynamo one needs onnxscript
+        torch.onnx.export(deployed, (x,), out, input_names=["obs"], output_names=["actions"],
+                          dynamic_axes={"obs": {0: "batch"}, "actions": {0: "batch"}}, dynamo=False)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        raise BadInput(f"ONNX export failed: {type(exc).__name__}: {first_line(exc, 200)}") from None
