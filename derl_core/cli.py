@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 from . import __version__
 from .config import default_for
 from .errors import BadInput, printable
+from .run.rundir import Terminated
 from .plugins import registry
 from .run.record import OPTIONS as RUN_OPTIONS
 
@@ -46,11 +47,16 @@ class DerlGroup(TyperGroup):
                                 standalone_mode=False, **extra)
             code = code if isinstance(code, int) else 0
         except BadInput as exc:
-            code = _error(str(exc))
+            code = _error(str(exc), getattr(exc, "exit_code", 2))   # a checkpoint that is not finite: 1
+        except OSError as exc:   # what the fence did not turn into a line itself: still one line, never a traceback
+            where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+            code = _error(f"{exc.strerror or type(exc).__name__}{where} (nothing derl had written is lost)", 1)
         except typer.Abort:
             code = _error("aborted", 1)
         except typer.TyperException as exc:   # click-style usage errors
             code = _error(exc.format_message(), getattr(exc, "exit_code", 2))
+        except Terminated as exc:   # SIGTERM while eval, plot or export made an output
+            code = _error(str(exc), exc.exit_code)
         except KeyboardInterrupt:   # a second Ctrl-C during training, or one before training started
             code = _error("stopped at once by Ctrl-C (the run's last checkpoint is kept)", 130)
         if standalone_mode:

@@ -7,7 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from .errors import BadInput
-from .run.rundir import read_metrics, read_run, release_output, reserve_output
+from .run.rundir import output, read_metrics, read_run
 
 
 def episode_returns(run_dir: str):
@@ -45,12 +45,8 @@ def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
     for run_dir in run_dirs:
         record = read_run(run_dir)
         groups[(record.algorithm, record.env_id)].append((*episode_returns(run_dir), eval_returns(run_dir)))
-    reserve_output(out, "--out", (".png",))
-    try:
-        _draw(groups, out)
-    except BaseException:
-        release_output(out)
-        raise
+    with output(out, "--out", (".png",)) as tmp:
+        _draw(groups, tmp)
     echo(f"wrote {out} ({sum(len(r) for r in groups.values())} runs in {len(groups)} groups)")
     return out
 

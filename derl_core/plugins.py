@@ -21,7 +21,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import BadInput
-from .spec import FAMILY_APIS, PLUGIN_API, api_problem
+from .spec import FAMILY_APIS, PLUGIN_API, SpecError, api_problem, spec_problem
 
 GROUP = "derl"
 CORE = "derl"                 # derl_core's own distribution: its env families always load
@@ -180,6 +180,9 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
     algorithms, families = {}, {}
 
     def register_algorithm(spec):
+        problem = spec_problem(spec)
+        if problem:
+            raise SpecError(problem)
         if spec.name in reg.algorithms or spec.name in algorithms:
             holder = reg.algorithms.get(spec.name)
             raise DuplicateAlgorithm(f"algorithm '{spec.name}' is registered by two distributions: "
@@ -193,6 +196,9 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
         algorithms[spec.name] = spec
 
     def register_family(spec):
+        problem = spec_problem(spec)
+        if problem:
+            raise SpecError(problem)
         if spec.name in reg.families or spec.name in families:
             holder = reg.families.get(spec.name)
             raise DuplicateAlgorithm(f"env family '{spec.name}' is registered by two distributions: "

@@ -94,3 +94,80 @@ class EnvFamilySpec:
 def hp(name: str, type_: type, help: str, default, low=None, high=None, choices=None, **family_defaults):
     """Shorthand: hp("gamma", float, "discount", 0.99, 0, 1, classic=0.98)."""
     return Hyperparameter(name, type_, help, default, family_defaults, low, high, choices)
+
+
+class SpecError(TypeError):
+    """A plugin's spec with a field of the wrong type: that plugin is listed as broken, derl goes on."""
+
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+_HP_TYPES = (int, float, bool, str)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def spec_problem(spec) -> str | None:
+    """What is wrong with a registered AlgorithmSpec or EnvFamilySpec (every field's type), or None."""
+    def bad(field_, want):
+        return f"{type(spec).__name__} field '{field_}' should be {want}, got {getattr(spec, field_, None)!r:.60}"
+    if not isinstance(spec, (AlgorithmSpec, EnvFamilySpec)):
+        return f"registered {type(spec).__name__}, not an AlgorithmSpec or EnvFamilySpec"
+    if not isinstance(spec.name, str) or not spec.name or not set(spec.name) <= _NAME_CHARS \
+            or not spec.name[0].isalpha() or len(spec.name) > 40:
+        return bad("name", "a lowercase name of letters, digits, '-' and '_' (at most 40)")
+    if not isinstance(spec.summary, str):
+        return bad("summary", "a string")
+    if not isinstance(spec.api_version, int) or isinstance(spec.api_version, bool):
+        return bad("api_version", "an int")
+    if isinstance(spec, EnvFamilySpec):
+        if not callable(spec.matches):
+            return bad("matches", "a callable")
+        if not isinstance(spec.module, str) or not spec.module:
+            return bad("module", "a module name")
+        if not isinstance(spec.priority, int) or isinstance(spec.priority, bool):
+            return bad("priority", "an int")
+        if spec.vectorization not in ("sync", "async"):
+            return bad("vectorization", "'sync' or 'async'")
+        if spec.defaults_from is not None and not isinstance(spec.defaults_from, str):
+            return bad("defaults_from", "a family name or None")
+        if not isinstance(spec.exact_resume, bool):
+            return bad("exact_resume", "a bool")
+        return None
+    if not isinstance(spec.factory, str) or ":" not in spec.factory:
+        return bad("factory", "'module:FactoryClass'")
+    for field_, kinds in (("action_spaces", ACTION_KINDS), ("observation_spaces", OBSERVATION_KINDS)):
+        value = getattr(spec, field_)
+        if not isinstance(value, (tuple, list)) or not all(isinstance(k, str) for k in value):
+            return bad(field_, f"a tuple of space kinds ({', '.join(kinds)})")
+    for field_ in ("check", "memory"):
+        if getattr(spec, field_) is not None and not callable(getattr(spec, field_)):
+            return bad(field_, "a callable or None")
+    if not isinstance(spec.hyperparameters, (list, tuple)):
+        return bad("hyperparameters", "a list of Hyperparameter")
+    seen = set()
+    for hp_ in spec.hyperparameters:
+        if not isinstance(hp_, Hyperparameter):
+            return bad("hyperparameters", "a list of Hyperparameter")
+        where = f"hyperparameter {hp_.name!r:.40}"
+        if not isinstance(hp_.name, str) or not hp_.name.isidentifier() or hp_.name in seen:
+            return f"{where}: its name should be a new snake_case identifier"
+        seen.add(hp_.name)
+        if hp_.type not in _HP_TYPES:
+            return f"{where}: its type should be int, float, bool or str"
+        if not isinstance(hp_.help, str):
+            return f"{where}: its help should be a string"
+        if not isinstance(hp_.family_defaults, dict) or not all(isinstance(k, str) for k in hp_.family_defaults):
+            return f"{where}: its family defaults should be a dict of family names"
+        for value in (hp_.default, *hp_.family_defaults.values()):
+            ok = (isinstance(value, hp_.type) and not (isinstance(value, bool) and hp_.type is not bool)) \
+                or (hp_.type is float and _number(value)) or value is None
+            if not ok:
+                return f"{where}: default {value!r:.40} is not a {hp_.type.__name__}"
+        for bound in (hp_.low, hp_.high):
+            if bound is not None and not _number(bound):
+                return f"{where}: its bounds should be numbers or None"
+        if hp_.choices is not None and not isinstance(hp_.choices, (list, tuple)):
+            return f"{where}: its choices should be a list or None"
+    return None

@@ -120,18 +120,38 @@ def _table(plan, sweep_dir, status):
 
 
 def read_plan(sweep_dir: str) -> dict:
-    """sweep.json of `sweep_dir`, checked for its shape."""
+    """sweep.json of `sweep_dir` (read through the fence), checked for its shape; every name derl will join to
+    the sweep directory (a run's `name`, a combination's figure) must be a plain file name, so no plan can
+    make derl write outside the sweep."""
+    from .run.fence import Dir, check_name
+    path = os.path.join(sweep_dir, PLAN)
+    with Dir(sweep_dir) as d:
+        text = d.read_text(PLAN, limit=64 << 20)
     try:
-        with open(os.path.join(sweep_dir, PLAN)) as f:
-            record = json.load(f)
+        record = json.loads(text)
         record["runs"], record["algorithm"], record["env_id"], record["options"]
+        if not isinstance(record["runs"], list) or not isinstance(record["options"], dict):
+            raise TypeError
+        for entry in record["runs"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("seed"), int) \
+                    or not isinstance(entry.get("total_steps"), int):
+                raise TypeError
+            check_name(entry.get("name"), f"{path}: run name")
+            check_name(f"{entry.get('combo')}.png", f"{path}: combination")
     except (ValueError, KeyError, TypeError):
-        raise BadInput(f"'{os.path.join(sweep_dir, PLAN)}' is not a derl sweep plan") from None
+        raise BadInput(f"'{path}' is not a derl sweep plan") from None
     return record
 
 
 def execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, address: str | None, echo=print):
-    """Runs (or continues) the sweep planned in `record` in `sweep_dir`, then writes its results and figures."""
+    """Runs (or continues) the sweep planned in `record` in `sweep_dir`, then writes its results and figures,
+    holding the sweep directory's lock (each run's own lock is taken by its training)."""
+    from .run.fence import Lock
+    with Lock(sweep_dir, "sweep"):
+        return _execute(registry, sweep_dir, record, max_parallel, address, echo)
+
+
+def _execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, address: str | None, echo=print):
     plan, alg, env_id, options = record["runs"], record["algorithm"], record["env_id"], record["options"]
     from .run.distributed import start_ray, stop_ray
     temp = start_ray(address)

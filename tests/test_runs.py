@@ -47,10 +47,11 @@ def test_crash_during_checkpoint_write_keeps_a_loadable_checkpoint(tmp_path, mon
                    "--logdir", run]).exit_code == 0
     before = ckpt.list_checkpoints(run)
 
-    def crash(src, dst):
-        raise OSError("simulated crash between write and rename")
+    def crash(src, dst, **dir_fds):
+        raise OSError(5, "simulated crash between write and rename")
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    from derl_core import BadInput
+    with pytest.raises(BadInput, match="simulated crash"):   # the fence's one line, naming the file
         ckpt.save(str(run), {"algorithm": "ppo"}, 999_999)
     monkeypatch.undo()
     assert ckpt.list_checkpoints(run) == before          # the partial file is not taken for a checkpoint

@@ -80,9 +80,12 @@ def default_threads() -> int:
     return max(1, machine_cores() // trainings_running())
 
 
+RESHARE_SECONDS = 1.0   # a scan of /proc takes ~1 ms; re-sharing every 30 s let two runs thrash for 30 s
+
+
 def setup_torch(threads: int | None = None):
-    """Sets torch's threads; returns a clean-point hook that re-shares the cores every 30 s as trainings start
-    and end on the machine (None when --threads fixed them)."""
+    """Sets torch's threads; returns a clean-point hook that re-shares the cores (every RESHARE_SECONDS at the
+    most) as trainings start and end on the machine (None when --threads fixed them)."""
     mark_training()
     torch.set_num_threads(threads or default_threads())
     if threads:
@@ -90,7 +93,7 @@ def setup_torch(threads: int | None = None):
     state = {"at": time.monotonic()}
 
     def reshare(runner):
-        if time.monotonic() - state["at"] >= 30:
+        if time.monotonic() - state["at"] >= RESHARE_SECONDS:
             state["at"] = time.monotonic()
             wanted = default_threads()
             if wanted != torch.get_num_threads():
@@ -217,6 +220,7 @@ def prepare(registry, record: dict, device: str, progress: bool, start: int = 0,
 
 def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: bool):
     """Loads a checkpoint into a freshly built run; a state that does not fit is BadInput naming the file."""
+    ckpt.check_fits(alg, state["alg"], path)   # shapes, dtypes, finiteness, optimizer state: before loading
     try:
         alg.load_state_dict(state["alg"])
         summary.load_state_dict(state["summary"])

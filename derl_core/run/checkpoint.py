@@ -16,13 +16,13 @@ import os
 import pickle
 import random
 import re
-import stat
+import time
 
 import numpy as np
 import torch
 
 from ..errors import BadInput
-from .rundir import replacing
+from .fence import Dir
 
 FORMAT = 2
 PATTERN = re.compile(r"^ckpt_(\d+)\.pt$")
@@ -136,24 +136,49 @@ def checkpoint_dir(run_dir: str) -> str:
     return os.path.join(run_dir, "checkpoints")
 
 
+def step_of(name: str) -> int | None:
+    m = PATTERN.match(name)
+    return int(m.group(1)) if m else None
+
+
+def _open_checkpoints(run: Dir, create: bool = False) -> Dir | None:
+    """The run's checkpoints/ through the fence; None when there is none (and not `create`)."""
+    kind = run.kind("checkpoints")
+    if kind is None and not create:
+        return None
+    if kind not in (None, "dir"):
+        what = "a symbolic link" if kind == "link" else "not a directory"
+        raise BadInput(f"'{run.join('checkpoints')}' is {what}; derl keeps a run's checkpoints in a directory "
+                       f"there (move it away to continue the run)")
+    return run.sub("checkpoints", create=create)
+
+
 def list_checkpoints(run_dir: str) -> list:
-    """Checkpoint paths, oldest first (regular files named ckpt_<step>.pt; symlinks are never taken)."""
-    d = checkpoint_dir(run_dir)
-    if not os.path.isdir(d) or os.path.islink(d):
+    """Checkpoint paths, oldest first: regular files named ckpt_<step>.pt (never links, FIFOs or directories).
+    A run directory whose checkpoints/ is not a directory is BadInput."""
+    if not os.path.isdir(run_dir):
         return []
-    found = sorted((int(m.group(1)), name) for name in os.listdir(d) if (m := PATTERN.match(name))
-                   and not os.path.islink(os.path.join(d, name)))
-    return [os.path.join(d, name) for _, name in found]
+    with Dir(run_dir) as run:
+        d = _open_checkpoints(run)
+        if d is None:
+            return []
+        with d:
+            found = sorted((step_of(n), n) for n in d.names() if step_of(n) is not None and d.kind(n) == "file")
+            return [d.join(name) for _, name in found]
+
+
+def _derl_header(d: Dir, name: str) -> bool:
+    try:
+        with d.open_read(name) as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except BadInput:
+        return False
 
 
 def written_by_derl(path: str) -> bool:
     """A regular file (not a link) that starts with derl's checkpoint header."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    with os.fdopen(fd, "rb") as f:
-        return f.read(len(MAGIC)) == MAGIC
+    with Dir(os.path.dirname(path) or ".") as d:
+        return _derl_header(d, os.path.basename(path))
 
 
 class _Hashing:
@@ -169,25 +194,51 @@ class _Hashing:
 
 
 def save(run_dir: str, payload: dict, step: int, keep: int = 3) -> str:
-    """Writes ckpt_<step>.pt through a uniquely named temporary file (created exclusively) and a rename, then
-    keeps the newest `keep`; pruning removes only checkpoint files derl wrote. `keep=0` writes best.pt."""
-    d = checkpoint_dir(run_dir)
-    if os.path.islink(d):
-        raise BadInput(f"'{d}' is a symbolic link; derl does not write through links out of a run directory")
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, f"ckpt_{step:012d}.pt" if keep else BEST)
-    with replacing(path, "wb") as f:
-        f.write(MAGIC + b"0" * 64 + b"\n")
-        hashing = _Hashing(f)
-        torch.save(to_safe(dict(payload, format=FORMAT, step=step)), hashing)
-        f.seek(len(MAGIC))
-        f.write(hashing.sha.hexdigest().encode())
-    if not keep:
-        return path
-    for old in list_checkpoints(run_dir)[:-keep]:
-        if written_by_derl(old):
-            os.remove(old)
-    return path
+    """Writes ckpt_<step>.pt through the fence (checkpoints/ opened by descriptor, never through a link; a
+    temporary name created exclusively, then renamed), then keeps the newest `keep` of derl's own checkpoints
+    up to this step: a file that is not derl's, or that claims a later step, never counts and is never
+    deleted. `keep=0` writes best.pt."""
+    name = f"ckpt_{step:012d}.pt" if keep else BEST
+    with Dir(run_dir) as run, _open_checkpoints(run, create=True) as d:
+        with d.replacing(name, "wb") as f:
+            f.write(MAGIC + b"0" * 64 + b"\n")
+            hashing = _Hashing(f)
+            torch.save(to_safe(dict(payload, format=FORMAT, step=step)), hashing)
+            f.seek(len(MAGIC))
+            f.write(hashing.sha.hexdigest().encode())
+        if keep:
+            mine = sorted((step_of(n), n) for n in d.names() if step_of(n) is not None and step_of(n) <= step
+                          and d.kind(n) == "file" and _derl_header(d, n))
+            for _, old in mine[:-keep]:
+                d.remove(old)
+        return d.join(name)
+
+
+def supersede(run_dir: str, step: int) -> list:
+    """One timeline: checkpoints (and best.pt) of steps after `step` — a future that a resume from `step`
+    abandons — are moved into checkpoints/superseded/, so neither eval nor the next resume picks them up."""
+    moved = []
+    with Dir(run_dir) as run:
+        d = _open_checkpoints(run)
+        if d is None:
+            return moved
+        with d:
+            later = [n for n in d.names() if d.kind(n) == "file" and (step_of(n) or -1) > step
+                     and _derl_header(d, n)]   # a file that is not derl's is left where it is
+            if d.kind(BEST) == "file":
+                try:
+                    if load(d.join(BEST))["step"] > step:
+                        later.append(BEST)
+                except BadInput:
+                    later.append(BEST)
+            if not later:
+                return moved
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            with d.sub("superseded", create=True) as aside:
+                for n in later:
+                    d.rename(n, aside, f"{stamp}__{n}")
+                    moved.append(n)
+    return moved
 
 
 class _Slice(io.RawIOBase):
@@ -219,17 +270,17 @@ SCHEMA = {"format": int, "step": int, "algorithm": str, "alg": dict, "summary": 
 def load(path: str) -> dict:
     """Loads a checkpoint without executing anything from it, after checking its checksum and schema.
     Damaged (a BadInput) names the file when it cannot."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise BadInput(f"checkpoint '{path}' does not exist") from None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise BadInput(f"checkpoint '{path}' is a symbolic link; derl does not follow links") from None
-        raise BadInput(f"cannot read checkpoint '{path}': {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+    if not isinstance(path, str) or not os.path.basename(path):
+        raise BadInput(f"checkpoint {path!r:.80} is not a file name")
+    with Dir(os.path.dirname(path) or ".") as d:
+        if d.kind(os.path.basename(path)) == "link":
+            raise BadInput(f"checkpoint '{path}' is a symbolic link; derl does not follow links")
+        if d.kind(os.path.basename(path)) not in ("file", None):
             raise Damaged(f"checkpoint '{path}' is not a regular file")
+        if d.kind(os.path.basename(path)) is None:
+            raise BadInput(f"checkpoint '{path}' does not exist")
+        f = d.open_read(os.path.basename(path))   # O_NOFOLLOW | O_NONBLOCK, fstat: a regular file
+    with f:
         header = f.read(HEADER)
         if len(header) < HEADER or not header.startswith(MAGIC):
             raise Damaged(f"checkpoint '{path}' is damaged or not a derl checkpoint (no derl header)")
@@ -254,6 +305,9 @@ def load(path: str) -> dict:
             raise Damaged(f"checkpoint '{path}' has no valid '{key}' ({kind.__name__} expected)")
     if data["step"] < 0:
         raise Damaged(f"checkpoint '{path}' has a negative step")
+    named = step_of(os.path.basename(path))
+    if named is not None and named != data["step"]:   # the step inside is the truth; the name only a hint
+        raise Damaged(f"checkpoint '{path}' holds step {data['step']}, not the step its name says")
     return from_safe(data)
 
 
@@ -295,3 +349,156 @@ def differences(saved: dict, now: dict) -> list:
         if old.get(key) != new.get(key):
             out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
     return out
+
+
+# ------------------------------------------------------------------ does a checkpoint fit what was built?
+class NotFinite(BadInput):
+    """A checkpoint whose weights or optimizer state hold NaN or inf (exit 1, as a training that diverged)."""
+    exit_code = 1
+
+
+class Misfit(Exception):
+    pass
+
+
+def _kind(value) -> str:
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return "array"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(value, dict):
+        return "dict"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if value is None:
+        return "none"
+    return type(value).__name__
+
+
+def _as_tensor(array):
+    """A tensor view of a numeric array; None for text or object arrays."""
+    if isinstance(array, torch.Tensor):
+        return array
+    return None if array.dtype.kind in "OSU" else torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _array_fits(template, value, where: str):
+    t, v = _as_tensor(template), _as_tensor(value)
+    if t is None or v is None:   # text arrays (FrozenLake's map): equal kind, dtype and shape
+        if t is not None or v is not None or template.dtype != value.dtype or template.shape != value.shape:
+            raise Misfit(f"{where}: an array of another kind")
+        return
+    if v.dtype != t.dtype:
+        raise Misfit(f"{where}: dtype {v.dtype}, this run has {t.dtype}")
+    shape = tuple(t.shape)
+    if v.dim() != len(shape) or any(a not in (b, 0) for a, b in zip(shape, v.shape)):
+        raise Misfit(f"{where}: shape {tuple(v.shape)}, this run has {shape}")
+    if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+        raise NotFinite(f"{where} is not finite")
+
+
+def fits(template, value, where: str = "", exact_keys: bool = True):
+    """Checks `value` (from a checkpoint) against `template` (the same state of the freshly built run): the
+    same structure, arrays of the same dtype and shape (a 0 in the template's shape — rows a replay has not
+    written — takes any length), finite floats, plain values of the same kind. Raises Misfit / NotFinite."""
+    tk, vk = _kind(template), _kind(value)
+    scalar = {"array", "number"}   # a 0-d array and a number are one thing (numpy scalars become floats)
+    if {tk, vk} == scalar and (tk == "number" or np.ndim(template) == 0) and (vk == "number" or np.ndim(value) == 0):
+        if isinstance(value, float) and value != value or vk == "array" and not bool(np.isfinite(np.asarray(value)).all()):
+            raise NotFinite(f"{where} is not finite")
+        return
+    if tk == "array":
+        if vk != "array":
+            raise Misfit(f"{where}: {vk} where this run has an array")
+        return _array_fits(template, value, where)
+    if tk != vk and "none" not in (tk, vk):   # None stands for an unset value of any kind
+        raise Misfit(f"{where}: {vk} where this run has {tk}")
+    if tk == "dict":
+        missing = [k for k in template if k not in value]
+        extra = [k for k in value if k not in template]
+        if missing or (extra and exact_keys):
+            raise Misfit(f"{where}: {'missing ' + repr(missing[0]) if missing else 'unknown ' + repr(extra[0])}")
+        for k in template:
+            fits(template[k], value[k], f"{where}.{k}" if where else str(k), exact_keys)
+    elif tk == "list":
+        if len(template) != len(value):
+            raise Misfit(f"{where}: {len(value)} items, this run has {len(template)}")
+        for i, (t, v) in enumerate(zip(template, value)):
+            fits(t, v, f"{where}[{i}]", exact_keys)
+    elif tk == "number" and isinstance(value, float) and value != value:
+        raise NotFinite(f"{where} is not finite")
+
+
+def optimizer_fits(optimizer: torch.optim.Optimizer, value, where: str):
+    """An optimizer's state against its own parameters: the same groups and hyperparameter kinds, and every
+    per-parameter tensor (Adam's moments) shaped and typed as its parameter (a forged shape would make the
+    fused step write out of bounds)."""
+    template = optimizer.state_dict()
+    if not isinstance(value, dict) or set(value) != {"state", "param_groups"}:
+        raise Misfit(f"{where}: not an optimizer state")
+    groups = value["param_groups"]
+    if not isinstance(groups, list) or len(groups) != len(template["param_groups"]):
+        raise Misfit(f"{where}: other parameter groups")
+    params = {}
+    for g, (mine, theirs, live) in enumerate(zip(template["param_groups"], groups, optimizer.param_groups)):
+        fits({k: v for k, v in mine.items()}, theirs, f"{where}.param_groups[{g}]", exact_keys=False)
+        if list(theirs["params"]) != list(mine["params"]):
+            raise Misfit(f"{where}.param_groups[{g}]: other parameters")
+        params.update(zip(mine["params"], live["params"]))
+    state = value["state"]
+    if not isinstance(state, dict):
+        raise Misfit(f"{where}.state: not a dict")
+    needed = _state_keys(optimizer) if state else set()
+    for key, entry in state.items():
+        if key not in params or not isinstance(entry, dict):
+            raise Misfit(f"{where}.state: an entry for no parameter ({key!r:.20})")
+        if set(entry) != needed:
+            raise Misfit(f"{where}.state[{key}]: holds {sorted(entry)}, this optimizer keeps {sorted(needed)}")
+        p = params[key]
+        for name, t in entry.items():
+            at = f"{where}.state[{key}].{name}"
+            if not isinstance(t, torch.Tensor):
+                if not isinstance(t, (int, float)) or isinstance(t, bool):
+                    raise Misfit(f"{at}: not a tensor or a number")
+                continue
+            if t.dim() == 0:   # a step count
+                if not bool(torch.isfinite(t.float())):
+                    raise NotFinite(f"{at} is not finite")
+                continue
+            _array_fits(p.detach(), t, at)
+
+
+def _state_keys(optimizer) -> set:
+    """The names of the per-parameter state `optimizer`'s class keeps (Adam: step, exp_avg, exp_avg_sq), found
+    by one step of a throwaway copy on a one-element parameter."""
+    p = torch.zeros(1, requires_grad=True)
+    p.grad = torch.zeros(1)
+    defaults = dict(optimizer.defaults)
+    if defaults.get("fused"):
+        defaults["fused"] = False   # the probe runs on the CPU whatever the run's device
+    probe = type(optimizer)([p], **defaults)
+    probe.step()
+    return set(probe.state[p])
+
+
+def check_fits(alg, state: dict, path: str):
+    """BadInput naming the file and the first misfit when `state` (a checkpoint's "alg") does not fit `alg`
+    as built: checked before anything is loaded into a module or optimizer."""
+    try:
+        if not isinstance(state, dict):
+            raise Misfit("alg: not a dict")
+        for name, obj in alg.checkpointables.items():
+            if name not in state:
+                if name in getattr(alg, "OPTIONAL", ()):
+                    continue
+                raise Misfit(f"no state for '{name}'")
+            if isinstance(obj, torch.optim.Optimizer):
+                optimizer_fits(obj, state[name], name)
+            else:
+                fits(obj.state_dict(), state[name], name)
+    except NotFinite as exc:
+        raise NotFinite(f"checkpoint '{path}' was not loaded: {exc} (its weights diverged or were altered)") from None
+    except Misfit as exc:
+        raise BadInput(f"checkpoint '{path}' does not fit this run: {exc}") from None

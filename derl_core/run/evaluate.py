@@ -11,6 +11,7 @@ from .. import env as envs
 from ..errors import BadInput, first_line
 from ..rl.rollout import env_actions
 from ..rl.schedules import Constant
+from . import checkpoint as ckpt
 from . import rundir
 from .build import build, close_env, load_run_checkpoint, make_alg
 from .record import RunRecord, check_seed
@@ -138,15 +139,12 @@ def evaluate(registry, run_dir: str, episodes: int = 10, deterministic: bool = F
     record = rundir.read_run(run_dir)
     spec, _ = record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
     env_record = other_env(registry, record, env_id, env_kwargs)
-    if video is not None:
-        rundir.reserve_output(video, "--video", (".mp4", ".gif"))
-    try:
-        return _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo,
+    if video is None:
+        return _evaluate(registry, run_dir, record, episodes, deterministic, None, checkpoint, seed, echo,
                          env_record)
-    except BaseException:
-        if video is not None:
-            rundir.release_output(video)
-        raise
+    with rundir.output(video, "--video", (".mp4", ".gif")) as tmp:
+        return _evaluate(registry, run_dir, record, episodes, deterministic, tmp, checkpoint, seed, echo,
+                         env_record, shown=video)
 
 
 def restore_policy(registry, run_dir: str, record: RunRecord, checkpoint: str | None, render_mode=None,
@@ -163,6 +161,7 @@ def restore_policy(registry, run_dir: str, record: RunRecord, checkpoint: str | 
                                 render_mode=render_mode)
     try:
         alg = make_alg(spec, hparams, venv, "cpu", record.seed)
+        ckpt.check_fits(alg, state["alg"], checkpoint)
         try:
             alg.load_state_dict(state["alg"])
         except Exception as exc:
@@ -179,7 +178,9 @@ def restore_policy(registry, run_dir: str, record: RunRecord, checkpoint: str | 
     return alg, venv, checkpoint
 
 
-def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo, env_record=None):
+def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpoint, seed, echo, env_record=None,
+              shown=None):
+    """`video`: the (temporary) file to write the first episode to; `shown`: the name the user gave."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # pygame renders off-screen, without a display
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("MUJOCO_GL", "egl")        # MuJoCo too (its default needs a display)
@@ -209,5 +210,5 @@ def _evaluate(registry, run_dir, record, episodes, deterministic, video, checkpo
          f"mean return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes")
     if video:
         write_video(video, frames)
-        echo(f"video of episode 1 written to {video} ({len(frames)} frames)")
+        echo(f"video of episode 1 written to {shown or video} ({len(frames)} frames)")
     return returns

@@ -77,26 +77,27 @@ def example(agent: Agent, batch: int = 2) -> torch.Tensor:
 
 def export(run_dir: str, out: str, checkpoint: str | None = None, registry=None, echo=print) -> str:
     """Writes the run's policy to `out` (.onnx or .pt), a file that must not exist yet."""
-    rundir.reserve_output(out, "--out", SUFFIXES)
-    try:
-        agent = load(run_dir, checkpoint, registry)
-        deployed = module(agent)
-        x = example(agent)
-        try:
-            with torch.no_grad():
-                if out.lower().endswith(".onnx"):
-                    _onnx(deployed, x, out)
-                else:
-                    torch.jit.trace(deployed, x, check_trace=False).save(out)
-        except NotImplementedError:
-            raise BadInput(f"the {agent.config['algorithm']} plugin's policy has no deterministic() "
-                           "method: it cannot be exported") from None
-    except BaseException:
-        rundir.release_output(out)
-        raise
+    with rundir.output(out, "--out", SUFFIXES) as tmp:
+        agent = _export(run_dir, tmp, checkpoint, registry)
     echo(f"exported {run_dir} ({os.path.basename(agent.checkpoint)}) to {out}: observations "
-         f"{tuple(x.shape[1:])} {x.dtype} in, {agent.action_space} actions out")
+         f"{agent.observation_space} in, {agent.action_space} actions out")
     return out
+
+
+def _export(run_dir: str, out: str, checkpoint, registry) -> Agent:
+    agent = load(run_dir, checkpoint, registry)
+    deployed = module(agent)
+    x = example(agent)
+    try:
+        with torch.no_grad():
+            if out.lower().endswith(".onnx"):
+                _onnx(deployed, x, out)
+            else:
+                torch.jit.trace(deployed, x, check_trace=False).save(out)
+    except NotImplementedError:
+        raise BadInput(f"the {agent.config['algorithm']} plugin's policy has no deterministic() "
+                       "method: it cannot be exported") from None
+    return agent
 
 
 def _onnx(deployed, x, out: str):

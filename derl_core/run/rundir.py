@@ -11,6 +11,7 @@ import os
 import tempfile
 
 from ..errors import BadInput
+from .fence import Dir
 from .record import RunRecord
 
 CONFIG = "config.json"
@@ -107,16 +108,24 @@ def write_atomic(path: str, text: str):
 
 
 def write_config(run_dir: str, record: RunRecord):
-    write_atomic(os.path.join(run_dir, CONFIG), json.dumps(record.to_json(), indent=2))
+    with Dir(run_dir) as d:
+        d.write(CONFIG, json.dumps(record.to_json(), indent=2))
 
 
 def open_metrics(run_dir: str):
-    """metrics.jsonl for appending, line-buffered; a link in its place is refused by the OS (O_NOFOLLOW)."""
-    try:
-        fd = os.open(os.path.join(run_dir, METRICS), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
-                     0o644)
-    except OSError as exc:
-        raise BadInput(f"cannot write '{os.path.join(run_dir, METRICS)}': {exc.strerror}") from None
+    """metrics.jsonl for appending, line-buffered; reached through the run directory's descriptor, a link,
+    FIFO or directory in its place is refused (O_NOFOLLOW, O_NONBLOCK, fstat)."""
+    import stat
+    with Dir(run_dir) as d:
+        try:
+            fd = os.open(METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644,
+                         dir_fd=d.fd)
+        except OSError as exc:
+            raise BadInput(f"cannot write '{d.join(METRICS)}': {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BadInput(f"'{os.path.join(run_dir, METRICS)}' is not a regular file")
+    os.set_blocking(fd, True)
     return os.fdopen(fd, "a", buffering=1)
 
 
@@ -125,27 +134,25 @@ def read_metrics(run_dir: str) -> list:
     """The rows of metrics.jsonl; a line that is not a JSON object with an integer step (a crash's truncated
     last line, say) is skipped."""
     rows = []
-    path = os.path.join(run_dir, METRICS)
-    if os.path.islink(path):
-        raise BadInput(f"'{path}' is a symbolic link; derl does not follow links in a run directory")
-    with open(path, errors="replace") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("step"), int):
-                rows.append(row)
+    with Dir(run_dir) as d:
+        text = d.read_text(METRICS)   # a regular file, never a link or FIFO
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int):
+            rows.append(row)
     return rows
 
 
 def truncate_metrics(run_dir: str, step: int):
     """Keeps the metric rows up to `step` (later ones are written again by a resumed run), atomically."""
-    path = os.path.join(run_dir, METRICS)
-    if not os.path.exists(path):
-        return
-    rows = [json.dumps(row) + "\n" for row in read_metrics(run_dir) if row["step"] <= step]
-    write_atomic(path, "".join(rows))
+    with Dir(run_dir) as d:
+        if d.kind(METRICS) is None:
+            return
+        rows = [json.dumps(row) + "\n" for row in read_metrics(run_dir) if row["step"] <= step]
+        d.write(METRICS, "".join(rows))
 
 
 def read_run(run_dir: str) -> RunRecord:
@@ -155,38 +162,64 @@ def read_run(run_dir: str) -> RunRecord:
     if not os.path.isdir(run_dir):
         raise BadInput(f"run directory '{run_dir}' does not exist")
     check_fence(run_dir)
-    if not os.path.isfile(path):
-        raise BadInput(f"'{run_dir}' is not a derl run directory (no {CONFIG})")
+    with Dir(run_dir) as d:
+        if d.kind(CONFIG) is None:
+            raise BadInput(f"'{run_dir}' is not a derl run directory (no {CONFIG})")
+        text = d.read_text(CONFIG, limit=16 << 20)   # a regular file, never a link or FIFO
     try:
-        with open(path) as f:
-            data = json.load(f)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(text)
+    except ValueError:
         raise BadInput(f"'{path}' is not a derl run configuration (not JSON)") from None
     return RunRecord.from_json(data, path)
 
 
 # ---------------------------------------------------------------------------------------------- outputs
-def reserve_output(path: str, flag: str, suffixes: tuple) -> str:
-    """Creates the file derl will write later (exclusively, so nothing is overwritten and an unwritable
-    place fails now, not after the work). The caller writes into it, or removes it on failure."""
+class Terminated(BaseException):
+    """SIGTERM while derl made an output (exit 143, one line)."""
+    exit_code = 143
+
+
+@contextlib.contextmanager
+def output(path: str, flag: str, suffixes: tuple):
+    """A file derl makes for the user (--video, --out): checked before the work (suffix, not there yet, a
+    writable place), written by the block under a hidden temporary name beside it (yielded), and linked to
+    `path` only when the block succeeded — `os.link` fails if `path` appeared meanwhile, so nothing is ever
+    overwritten, and a kill at any moment leaves no half-written or empty file at `path` (at most the hidden
+    temporary, removed on every exit derl sees). SIGTERM during the work stops it like Ctrl-C."""
+    import signal
     if not path:
         raise BadInput(f"{flag} must not be empty")
     if not path.lower().endswith(suffixes):
         raise BadInput(f"{flag} must end in {' or '.join(suffixes)}, got '{path}'")
     if os.path.lexists(path):
         raise BadInput(f"'{path}' already exists; derl does not overwrite it")
+    folder, name = os.path.dirname(path) or ".", os.path.basename(path)
+    suffix = next(x for x in suffixes if path.lower().endswith(x))
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".partial{suffix}", dir=folder)
+        os.close(fd)
     except OSError as exc:
         raise BadInput(f"cannot write {flag} '{path}': {exc.strerror}") from None
-    os.close(fd)
-    return path
 
-
-def release_output(path: str):
-    """Removes a reserved output that was not written (the work failed)."""
+    def on_term(signum, frame):
+        raise Terminated(f"stopped by SIGTERM; nothing was written to '{path}'")
     try:
-        if os.path.isfile(path) and not os.path.islink(path):
-            os.remove(path)
-    except OSError:
-        pass
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:   # not the main thread
+        previous = None
+    try:
+        yield tmp
+        if previous is not None:   # a renderer may have replaced the handler: ours again, then restore
+            signal.signal(signal.SIGTERM, on_term)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise BadInput(f"'{path}' appeared while derl was writing it; derl does not overwrite it "
+                           f"(the new file was not kept)") from None
+        except OSError as exc:
+            raise BadInput(f"cannot write {flag} '{path}': {exc.strerror}") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(OSError):
+            os.remove(tmp)

@@ -20,6 +20,7 @@ from . import rundir
 from .build import BuiltRun, close_env, load_run_checkpoint, prepare, resolve_device, restore
 from .control import Interrupted, RunControl, TrainingFailed, replay_nbytes
 from .evaluate import periodic_eval
+from .fence import Lock
 from .record import RunRecord, check_env_id, check_seed, resolve_options
 
 __all__ = ["train", "resume", "Interrupted", "TrainingFailed"]
@@ -161,17 +162,32 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
     device = resolve_device(device)
     record = RunRecord(alg_name, env_id, seed, hparams, run, family.name, device, spec.distribution, spec.version)
     built = prepare(registry, record, device, progress, threads=run["threads"])
+    lock = None
     try:
         evaluator = periodic_eval(registry, record, built.alg, built.venv, built.summary)
         rundir.create_run(logdir, record)
+        lock = Lock(logdir).__enter__()   # the run's writer, from the moment it exists
     except BaseException:
         close_env(built.venv)
         raise
-    return _learn(registry, logdir, record, built, echo, signals=signals, evaluator=evaluator, callbacks=callbacks)
+    try:
+        return _learn(registry, logdir, record, built, echo, signals=signals, evaluator=evaluator,
+                      callbacks=callbacks)
+    finally:
+        lock.__exit__()
 
 
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
            progress: bool = True, echo=print, notice=_stderr, signals: bool = True) -> str:
+    """Continues a run from its newest intact checkpoint (or `checkpoint`), holding the run's lock: a second
+    writer gets one line naming this one."""
+    if not os.path.isdir(run_dir):
+        raise BadInput(f"run directory '{run_dir}' does not exist")
+    with Lock(run_dir):
+        return _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals)
+
+
+def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals) -> str:
     record = rundir.read_run(run_dir)
     spec, family = record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
     hparams = record.hyperparameters
@@ -179,6 +195,8 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
     start = state["step"] if state else 0
     old_total = hparams["total_steps"]
     if total_steps is not None:
+        total_steps = cfg.parse_value(next(h for h in spec.hyperparameters if h.name == "total_steps"),
+                                      total_steps)   # the resolver a fresh run's --total-steps goes through
         if total_steps <= start:
             raise BadInput(f"--total-steps {total_steps} is not beyond the checkpoint's step {start}")
         hparams["total_steps"] = total_steps
@@ -203,6 +221,10 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
             echo(f"'{run_dir}' has no checkpoint yet: training it from step 0")
         # everything is checked and built: only now is the run directory written to
         rundir.remove_partials(run_dir)
+        moved = ckpt.supersede(run_dir, start)   # one timeline: a future this resume abandons is moved aside
+        if moved:
+            echo(f"note: moved {len(moved)} checkpoint(s) after step {start} into "
+                 f"{os.path.join(ckpt.checkpoint_dir(run_dir), 'superseded')}")
         if hparams["total_steps"] != old_total:
             rundir.write_config(run_dir, record)
         rundir.truncate_metrics(run_dir, start)
