@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 STAMP  := $(VENV)/.derl-installed
 
-.PHONY: setup demo test bench bench-learning clean
+.PHONY: setup demo test bench bench-learning bench-dqn-ablation clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ bench: $(STAMP)
 # learning on real tasks beside SB3 (about an hour on 2 cores): bench/results/learning.md and PNGs
 bench-learning: $(STAMP)
 	$(PY) bench/learning.py
+
+# DQN's extensions one at a time on CartPole-v1, 5 seeds, resumable: bench/results/dqn_ablation.md
+bench-dqn-ablation: $(STAMP)
+	$(PY) bench/dqn_ablation.py --seeds 5 --parallel 2
 
 clean:
 	rm -rf $(VENV) runs build

@@ -64,7 +64,7 @@ def finish(variant, seed, steps, proc, run, started):
     train = [(r["step"], r["charts/episodic_return"]) for r in rows if "charts/episodic_return" in r]
     last = [v for s, v in evals if s > 0.9 * steps]
     out = {"variant": variant, "seed": seed, "steps": steps, "flags": VARIANTS[variant], "commit": commit(),
-           "score": float(np.mean(last)), "evals": evals, "train_last100": float(np.mean([v for _, v in train[-100:]])),
+           "score": float(np.mean(last)), "evals": evals, "train_last20": float(np.mean([v for _, v in train[-20:]])),
            "seconds": round(time.time() - started, 1)}
     tmp = result_path(variant, seed) + ".tmp"
     with open(tmp, "w") as f:
@@ -87,7 +87,8 @@ def bootstrap(x: np.ndarray, stat, reps: int = 2000, seed: int = 0) -> tuple:
 
 
 def table() -> str:
-    lines = ["| variant | seeds | IQM [95% CI] | mean [95% CI] | seeds reaching 475 | commits |", "|-|-|-|-|-|-|"]
+    lines = ["| variant | seeds | eval IQM [95% CI] | eval mean [95% CI] | seeds with eval >= 475 | last-20 training "
+             "mean per seed | commits |", "|-|-|-|-|-|-|-|"]
     for variant in VARIANTS:
         found = [json.load(open(result_path(variant, s))) for s in range(100) if os.path.exists(result_path(variant, s))]
         if not found:
@@ -95,8 +96,10 @@ def table() -> str:
         x = np.array([r["score"] for r in found])
         lo, hi = bootstrap(x, iqm)
         mlo, mhi = bootstrap(x, np.mean)
+        per_seed = ", ".join(f"{r['seed']}: {r['train_last20']:.0f}" for r in found)
+        commits = ", ".join(sorted({r["commit"] for r in found}))
         lines.append(f"| {variant} | {len(x)} | {iqm(x):.1f} [{lo:.1f}, {hi:.1f}] | {np.mean(x):.1f} [{mlo:.1f}, "
-                     f"{mhi:.1f}] | {int((x >= 475).sum())}/{len(x)} | {', '.join(sorted({r['commit'] for r in found}))} |")
+                     f"{mhi:.1f}] | {int((x >= 475).sum())}/{len(x)} | {per_seed} | {commits} |")
     return "\n".join(lines)
 
 

@@ -164,3 +164,12 @@ class AnySpaces(gym.Env):
 
 
 gym.register("AnySpaces-v0", entry_point=AnySpaces)
+
+
+class Negate(gym.Wrapper):
+    """For --env-wrapper tests.own_envs:Negate: the agent is paid the opposite of the env's reward (the episode
+    statistics, recorded inside, still see the env's own)."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, -reward, terminated, truncated, info

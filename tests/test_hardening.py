@@ -4,9 +4,7 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st

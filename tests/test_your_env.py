@@ -184,3 +184,18 @@ def test_every_algorithm_and_space_kind_trains_or_is_refused_in_one_line(tmp_pat
         assert (f"algorithms that can: {', '.join(able)}" if able else "no installed algorithm can") in line, line
         assert not run.exists()
     check()
+
+
+def test_env_wrapper_is_applied_recorded_and_checked(tmp_path):
+    run = tmp_path / "r"
+    args = ["ppo", "--env-id", "tests.own_envs:Choose-v0", "--env-kwargs", '{"length": 5}', "--total-steps", 4000]
+    assert invoke([*args, "--env-wrapper", "tests.own_envs:Negate", "--logdir", run]).exit_code == 0
+    got = returns(run)
+    assert np.mean(got[-20:]) < 0.5, got[-20:]   # it learned to avoid the env's reward: the wrapper was on
+    import json
+    assert json.loads((run / "config.json").read_text())["run"]["env_wrapper"] == "tests.own_envs:Negate"
+    assert "mean return" in invoke(["eval", run, "--episodes", 1]).stdout   # eval builds it again
+    for bad, message in (("nocolon", "must be module:callable"), ("no_such_mod_q:W", "cannot load it"),
+                         ("tests.own_envs:NOPE", "cannot load it")):
+        line = one_line_exit_2(invoke([*args, "--env-wrapper", bad, "--logdir", tmp_path / "s"]))
+        assert message in line and not (tmp_path / "s").exists(), line

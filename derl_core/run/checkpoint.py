@@ -485,7 +485,8 @@ def _state_keys(optimizer) -> set:
 
 def check_fits(alg, state: dict, path: str):
     """BadInput naming the file and the first misfit when `state` (a checkpoint's "alg") does not fit `alg`
-    as built: checked before anything is loaded into a module or optimizer."""
+    as built: checked before anything is loaded into a module or optimizer. Modules, optimizers and derl's
+    own objects (runner, replay, env wrappers) are checked exactly."""
     try:
         if not isinstance(state, dict):
             raise Misfit("alg: not a dict")
@@ -496,8 +497,10 @@ def check_fits(alg, state: dict, path: str):
                 raise Misfit(f"no state for '{name}'")
             if isinstance(obj, torch.optim.Optimizer):
                 optimizer_fits(obj, state[name], name)
-            else:
+            elif isinstance(obj, torch.nn.Module) or type(obj).__module__.startswith("derl_core."):
                 fits(obj.state_dict(), state[name], name)
+            # a plugin's own objects (a data source with episodes of any length): their load_state_dict
+            # checks what they need; a failure there is still one line ("does not fit this run")
     except NotFinite as exc:
         raise NotFinite(f"checkpoint '{path}' was not loaded: {exc} (its weights diverged or were altered)") from None
     except Misfit as exc:

@@ -181,8 +181,7 @@ def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: s
            progress: bool = True, echo=print, notice=_stderr, signals: bool = True) -> str:
     """Continues a run from its newest intact checkpoint (or `checkpoint`), holding the run's lock: a second
     writer gets one line naming this one."""
-    if not os.path.isdir(run_dir):
-        raise BadInput(f"run directory '{run_dir}' does not exist")
+    rundir.read_run(run_dir)   # a directory that is not a derl run gets no lock file (nothing written)
     with Lock(run_dir):
         return _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals)
 
