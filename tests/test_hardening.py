@@ -83,7 +83,7 @@ def test_a_forged_optimizer_or_model_tensor_of_another_shape_is_refused_before_l
 KINDS = ["shape", "dtype", "nan", "type", "drop"]   # drop: the entry is missing
 
 
-@settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_any_forged_tensor_is_refused_in_one_line_by_resume_eval_and_load(base, tmp_path_factory, data):
     """Generated: any tensor of the checkpoint's algorithm state (model, optimizer, runner), any damage."""

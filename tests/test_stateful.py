@@ -168,6 +168,6 @@ class RunDirectory(RuleBasedStateMachine):
             assert steps == sorted(steps)
 
 
-RunDirectory.TestCase.settings = settings(max_examples=6, stateful_step_count=6, deadline=None, database=None,
+RunDirectory.TestCase.settings = settings(max_examples=4, stateful_step_count=6, deadline=None, database=None,
                                           suppress_health_check=list(HealthCheck))
 test_run_directory_state_machine = RunDirectory.TestCase
