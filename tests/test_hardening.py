@@ -269,3 +269,11 @@ def test_sigterm_or_sigkill_during_eval_video_leaves_no_file_behind(run, tmp_pat
             assert not [n for n in os.listdir(tmp_path) if ".partial" in n]
     out = invoke(["eval", run, "--episodes", 1, "--video", tmp_path / f"v{signal.SIGKILL}.gif"])
     assert out.exit_code == 0 and (tmp_path / f"v{signal.SIGKILL}.gif").stat().st_size > 0
+
+
+def test_forged_runner_observations_of_another_shape_are_refused(run):
+    def mutate(state):
+        state["runner_obs"] = state["runner_obs"][:, :2]
+    forge(run, mutate)
+    line = one_line_exit_2(invoke(["resume", run, "--total-steps", 2048]))
+    assert "runner_obs: shape" in line

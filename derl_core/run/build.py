@@ -221,6 +221,11 @@ def prepare(registry, record: dict, device: str, progress: bool, start: int = 0,
 def restore(alg, summary, venv, record: dict, state: dict, path: str, exact: bool):
     """Loads a checkpoint into a freshly built run; a state that does not fit is BadInput naming the file."""
     ckpt.check_fits(alg, state["alg"], path)   # shapes, dtypes, finiteness, optimizer state: before loading
+    if exact and "env" in state:   # the observations the runner resumes from: shaped as this vector env's
+        try:
+            ckpt.fits(venv.observation_space.sample(), state.get("runner_obs"), "runner_obs")
+        except ckpt.Misfit as exc:
+            raise BadInput(f"checkpoint '{path}' does not fit this run: {exc}") from None
     try:
         alg.load_state_dict(state["alg"])
         summary.load_state_dict(state["summary"])
