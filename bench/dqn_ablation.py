@@ -109,10 +109,11 @@ def main():
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--only", nargs="*", default=None, help="variants to run (default: all)")
+    ap.add_argument("--table", action="store_true", help="only rebuild the table from what is stored")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     todo = [(v, s) for s in range(args.seeds) for v in VARIANTS if (args.only is None or v in args.only)
-            and not os.path.exists(result_path(v, s))]
+            and not os.path.exists(result_path(v, s))] if not args.table else []
     logroot = tempfile.mkdtemp(prefix="derl-dqn-ablation-")
     running = []
     while todo or running:

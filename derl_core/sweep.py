@@ -83,6 +83,11 @@ def _run_one(entry: dict, sweep_dir: str, alg: str, env_id: str, options: dict, 
     from .run.session import resume, train
     torch.set_num_threads(threads)
     run_dir = os.path.join(sweep_dir, entry["name"])
+    from .run.fence import Dir
+    with Dir(sweep_dir) as d:
+        if d.kind(entry["name"]) not in (None, "dir"):   # a link (or a file) in a run's place: never through it
+            raise BadInput(f"'{run_dir}' is not a directory derl made (a {d.kind(entry['name'])}); derl does not "
+                           f"train through it")
     quiet = dict(progress=False, echo=lambda *a: None, signals=False)
     if os.path.exists(os.path.join(run_dir, rundir.CONFIG)):
         path, state = ckpt.newest_intact(run_dir)

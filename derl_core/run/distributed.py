@@ -66,8 +66,14 @@ def stop_ray(temp: str | None, logdir: str | None):
     import ray
     logs = os.path.join(temp, "session_latest", "logs")
     if logdir and os.path.isdir(logs):
-        shutil.copytree(logs, os.path.join(logdir, "ray-logs"), dirs_exist_ok=True, symlinks=False,
-                        ignore_dangling_symlinks=True)
+        # into a directory made fresh here, never into one that exists (it could be a link out of the run)
+        dest = os.path.join(logdir, "ray-logs")
+        if os.path.lexists(dest):
+            dest = os.path.join(logdir, f"ray-logs-{int(time.time() * 1000)}")
+        try:
+            shutil.copytree(logs, dest, symlinks=False, ignore_dangling_symlinks=True)
+        except OSError:
+            pass   # the logs are a convenience; a run is not failed for them
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
 
