@@ -32,6 +32,15 @@ VARIANTS = {   # each from plain DQN, one extension switched on; "all" is derl's
     "+PER": [*OFF, "--prioritized", "true"],
     "all": ["--double", "true", "--dueling", "true", "--nstep", "3", "--prioritized", "true"],
 }
+ALL = VARIANTS["all"]
+CANDIDATES = {   # candidate classic defaults: the ablation above shows learning that peaks, then collapses
+    "all+anneal-lr": [*ALL, "--anneal-lr", "true"],
+    "3-step+anneal-lr": [*OFF, "--nstep", "3", "--anneal-lr", "true"],
+    "plain+anneal-lr": [*OFF, "--anneal-lr", "true"],
+    "all+lr1e-3+anneal-lr": [*ALL, "--learning-rate", "1e-3", "--anneal-lr", "true"],
+}
+VARIANTS.update(CANDIDATES)
+SEED_ORDER = [1, 0, 2, 3, 4, 5, 6, 7, 8, 9]   # seed 1 first: the README's `derl dqn --env-id CartPole-v1 --seed 1`
 
 
 def commit() -> str:
@@ -112,7 +121,7 @@ def main():
     ap.add_argument("--table", action="store_true", help="only rebuild the table from what is stored")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    todo = [(v, s) for s in range(args.seeds) for v in VARIANTS if (args.only is None or v in args.only)
+    todo = [(v, s) for s in SEED_ORDER[:args.seeds] for v in VARIANTS if (args.only is None or v in args.only)
             and not os.path.exists(result_path(v, s))] if not args.table else []
     logroot = tempfile.mkdtemp(prefix="derl-dqn-ablation-")
     running = []

@@ -241,6 +241,12 @@ def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written 
     """Continue a run from its newest checkpoint: same hyperparameters, same run directory. For a sweep
     directory: keep its finished runs, continue the others."""
     from .sweep import is_sweep, resume_sweep
+    from .tune import is_tune, resume_tune
+    if is_tune(run_dir):
+        if total_steps is not None or checkpoint is not None:
+            raise BadInput("a tune is resumed as it was planned: no --total-steps or --checkpoint")
+        _guard(lambda: resume_tune(registry(), run_dir))
+        return
     if is_sweep(run_dir):
         if total_steps is not None or checkpoint is not None:
             raise BadInput("a sweep is resumed as it was planned: no --total-steps or --checkpoint")
@@ -308,6 +314,76 @@ def sweep_cmd(ctx: typer.Context):
           options.get("logdir"), sweep.get("max_parallel"), options.get("ray_address"))
 
 
+TUNE_OPTIONS = {"trials": (int, 1, 100_000), "seeds": (int, 1, 1000), "parallel": (int, 1, 4096),
+                "startup_trials": (int, 0, 100_000), "storage": (str, None, None)}
+
+
+@app.command("tune", context_settings=PASSTHROUGH, add_help_option=False)
+def tune_cmd(ctx: typer.Context):
+    """Hyperparameter search with Optuna (TPE sampler, median pruner) on Ray: derl tune ALG --env-id ID
+    --trials N --search NAME=DIST [--search ...] [--seeds K] [--parallel P] [--startup-trials S] [--storage URL]
+    [--ray-address ADDR] [--logdir DIR] [--set NAME=VALUE] [--HYPERPARAMETER VALUE ...] [--eval-every STEPS]
+    [--eval-episodes K]. DIST: int:LO:HI, float:LO:HI, log:LO:HI or choice:A,B,... Each trial is K normal runs
+    in the tune directory, pruned on charts/eval_return; the study is kept in TUNEDIR/study.db (or --storage);
+    'derl resume TUNEDIR' continues it. See docs/tune.md."""
+    args = list(ctx.args)
+    if not args or args[0] in ("-h", "--help"):
+        print(tune_cmd.__doc__.strip())
+        return
+    alg, tokens, tune, searches, sets = args[0], [], {}, [], []
+    i, rest = 0, args[1:]
+    while i < len(rest):
+        name, eq, value = rest[i].partition("=")
+        key = name.lstrip("-").replace("-", "_")
+        if name.startswith("--") and (key in TUNE_OPTIONS or key in ("search", "set")):
+            if not eq:
+                if i + 1 >= len(rest):
+                    raise BadInput(f"{name} needs a value")
+                i += 1
+                value = rest[i]
+            if key == "search":
+                searches.append(value)
+            elif key == "set":
+                sets.append(value)
+            else:
+                kind, low, high = TUNE_OPTIONS[key]
+                if kind is int:
+                    try:
+                        value = int(value)
+                    except ValueError:
+                        raise BadInput(f"--{key.replace('_', '-')} expects int, got '{printable(value)[:40]}'") \
+                            from None
+                    if not low <= value <= high:
+                        raise BadInput(f"--{key.replace('_', '-')} must be in [{low}, {high}], got {value}")
+                tune[key] = value
+        else:
+            tokens.append(rest[i])
+        i += 1
+    reg = registry()
+    spec = reg.algorithm(alg)
+    for item in sets:   # --set NAME=VALUE: a fixed hyperparameter, as --NAME VALUE
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise BadInput(f"--set expects NAME=VALUE, got '{printable(item)[:60]}'")
+        tokens += [f"--{name.strip().lstrip('-')}", value]
+    options, overrides = parse_run_args(spec, tokens)
+    if options is None:
+        print(tune_cmd.__doc__.strip())
+        return
+    if "env_id" not in options:
+        raise BadInput(f"--env-id is required (e.g. derl tune {alg} --env-id CartPole-v1 --trials 8 --search "
+                       f"learning-rate=log:1e-4:1e-2)")
+    if "trials" not in tune:
+        raise BadInput("--trials N is required")
+    from .tune import TUNE_RUN_OPTIONS, start
+    for key in options:
+        if key not in TUNE_RUN_OPTIONS:
+            raise BadInput(f"--{key.replace('_', '-')} is not an option of a tune (it takes "
+                           f"{', '.join('--' + k.replace('_', '-') for k in TUNE_RUN_OPTIONS)})")
+    env_id = options.pop("env_id")
+    _guard(lambda: start(reg, alg, env_id, searches, overrides, options, tune))
+
+
 @app.command("eval")
 def eval_cmd(run_dir: str = typer.Argument(..., help="a run directory written by derl run"),
              episodes: int = typer.Option(10, "--episodes", min=1, help="episodes to play"),
@@ -373,7 +449,7 @@ def build_app():
         return app
     _built = True
     for spec in registry().algorithms.values():
-        if spec.name not in ("list", "run", "resume", "eval", "plot", "sweep"):
+        if spec.name not in ("list", "run", "resume", "eval", "plot", "sweep", "tune"):
             _add_shortcut(spec)
     registry().add_commands(app)
     return app

@@ -82,6 +82,14 @@ RUN_OPTIONS = (
               "wrappers), e.g. my_pkg.wrappers:AddNoise", check=lambda text: check_env_wrapper(text)),
     RunOption("frame_stack", int, "stack the last K observations (image envs; the atari family stacks 4 itself)",
               UNSET, 2, 64),
+    RunOption("track", bool, "track the run with Weights & Biases (needs derl[track]; WANDB_MODE=offline works "
+              "without a network)", False),
+    RunOption("wandb_project", str, "W&B project (with --track; default derl)"),
+    RunOption("wandb_entity", str, "W&B entity (with --track)"),
+    RunOption("wandb_group", str, "W&B group (with --track)"),
+    RunOption("capture_video", bool, "record videos of episodes during training into RUN/videos/", False),
+    RunOption("video_every", int, "with --capture-video: a video every N training episodes (default: after "
+              "episodes 1, 8, 27, ..., 1000, then every 1000)", UNSET, 1, 10**9),
     RunOption("env_backend", str, "envpool or gymnasium (default: EnvPool for 4+ envs where it can)", UNSET,
               choices=tuple(BACKENDS)),
 )

@@ -22,6 +22,7 @@ from .control import Interrupted, RunControl, TrainingFailed, replay_nbytes
 from .evaluate import periodic_eval
 from .fence import Lock
 from .record import RunRecord, check_env_id, check_seed, resolve_options
+from .track import VideoCapture, WandbSink, check_track
 
 __all__ = ["train", "resume", "Interrupted", "TrainingFailed"]
 
@@ -36,8 +37,9 @@ def hyperparameter_table(hparams: dict) -> str:
 
 
 def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals=True, callbacks=(),
-           evaluator=None):
-    """Learns with checkpoints at clean points; a fresh run first saves a step-0 checkpoint."""
+           evaluator=None, video=None, sinks=()):
+    """Learns with checkpoints at clean points; a fresh run first saves a step-0 checkpoint. `video`: a
+    VideoCapture (--capture-video); `sinks`: further receivers of every scalar (a tuner's reporter)."""
     venv, hparams, alg, summary = built.venv, built.hparams, built.alg, built.summary
     alg.callbacks = list(callbacks)
     total = hparams["total_steps"]
@@ -46,7 +48,12 @@ def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals
     exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
     try:
         summary.open(run_dir)
+        if opts.get("track"):
+            summary.sinks.append(WandbSink(run_dir, record, fresh=state is None))
+        summary.sinks.extend(sinks)
         if state is None:
+            summary.hparams({"algorithm": record.algorithm, "env_id": record.env_id, "seed": record.seed,
+                             **hparams})
             summary.text("hyperparameters", hyperparameter_table(hparams))
             summary.text("env", f"{record.env_id}: family {family.name}, backend "
                                 f"{getattr(venv, 'backend', 'ray workers')}")
@@ -61,6 +68,9 @@ def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals
                 evaluator.best = best_so_far(run_dir) if state is not None else evaluator.best
                 evaluator.on_best = control.save_best
                 control.runner.hooks.insert(0, evaluator.hook)
+            if video is not None:
+                video.run_dir, video.seen = run_dir, summary.episodes
+                control.runner.hooks.insert(0, video.hook)
             if opts.get("stop_at_return") is not None:
                 alg.callbacks.append(StopAtReturn(opts["stop_at_return"], summary, evaluator, echo))
             try:
@@ -85,8 +95,9 @@ def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals
                 raise
             control.save()
     finally:
-        if evaluator is not None:
-            evaluator.close()
+        for extra in (evaluator, video):
+            if extra is not None:
+                extra.close()
         summary.close()
         close_env(venv, run_dir)
     ret = summary.mean_return
@@ -135,7 +146,7 @@ def _stderr(message: str):
 # ---------------------------------------------------------------------------------------------- commands
 def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | None = None, seed: int = 1,
           device: str = "auto", progress: bool = True, echo=print, signals: bool = True,
-          envs_per_worker: int | None = None, callbacks=(), **options) -> str:
+          envs_per_worker: int | None = None, callbacks=(), sinks=(), **options) -> str:
     """Trains a new run. `options`: the run options of `record.RUN_OPTIONS` (checkpoint_every,
     keep_checkpoints, save_replay, threads, workers, ray_address, eval_every, eval_episodes, env_backend),
     checked by the same resolver as the command line's."""
@@ -157,36 +168,50 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
         raise BadInput("--envs-per-worker and --ray-address need --workers N")
     if run["eval_episodes"] and not run["eval_every"]:
         raise BadInput("--eval-episodes needs --eval-every STEPS")
+    if run["video_every"] and not run["capture_video"]:
+        raise BadInput("--video-every needs --capture-video")
+    check_track(run)
     logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
     rundir.check_logdir(logdir)
     device = resolve_device(device)
     record = RunRecord(alg_name, env_id, seed, hparams, run, family.name, device, spec.distribution, spec.version)
     built = prepare(registry, record, device, progress, threads=run["threads"])
-    lock = None
+    lock = evaluator = video = None
     try:
         evaluator = periodic_eval(registry, record, built.alg, built.venv, built.summary)
+        video = video_capture(registry, record, built)
         rundir.create_run(logdir, record)
         lock = Lock(logdir).__enter__()   # the run's writer, from the moment it exists
     except BaseException:
+        for extra in (evaluator, video):
+            if extra is not None:
+                extra.close()
         close_env(built.venv)
         raise
     try:
         return _learn(registry, logdir, record, built, echo, signals=signals, evaluator=evaluator,
-                      callbacks=callbacks)
+                      callbacks=callbacks, video=video, sinks=sinks)
     finally:
         lock.__exit__()
 
 
+def video_capture(registry, record: RunRecord, built: BuiltRun) -> VideoCapture | None:
+    return VideoCapture(registry, record, built.alg, built.venv, built.summary) if record.run["capture_video"] else None
+
+
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
-           progress: bool = True, echo=print, notice=_stderr, signals: bool = True) -> str:
+           progress: bool = True, echo=print, notice=_stderr, signals: bool = True, callbacks=(),
+           sinks=()) -> str:
     """Continues a run from its newest intact checkpoint (or `checkpoint`), holding the run's lock: a second
     writer gets one line naming this one."""
     rundir.read_run(run_dir)   # a directory that is not a derl run gets no lock file (nothing written)
     with Lock(run_dir):
-        return _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals)
+        return _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals, callbacks,
+                       sinks)
 
 
-def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals) -> str:
+def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals, callbacks=(),
+            sinks=()) -> str:
     record = rundir.read_run(run_dir)
     spec, family = record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
     hparams = record.hyperparameters
@@ -207,8 +232,11 @@ def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, 
     opts = record.run
     built = prepare(registry, record, device, progress, start, opts.get("threads"), fresh=state is None)
     venv, hparams, alg, summary = built.venv, built.hparams, built.alg, built.summary
+    evaluator = video = None
     try:
+        check_track(record.run)
         evaluator = periodic_eval(registry, record, alg, venv, summary)
+        video = video_capture(registry, record, built)
         exact = family.exact_resume and hasattr(venv.unwrapped, "envs")
         if state is not None:
             restore(alg, summary, venv, record, state, path, exact)
@@ -228,6 +256,10 @@ def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, 
             rundir.write_config(run_dir, record)
         rundir.truncate_metrics(run_dir, start)
     except BaseException:
+        for extra in (evaluator, video):
+            if extra is not None:
+                extra.close()
         close_env(venv)
         raise
-    return _learn(registry, run_dir, record, built, echo, state=state, signals=signals, evaluator=evaluator)
+    return _learn(registry, run_dir, record, built, echo, state=state, signals=signals, evaluator=evaluator,
+                  callbacks=callbacks, video=video, sinks=sinks)

@@ -1,4 +1,5 @@
-"""Summaries: TensorBoard with CleanRL's names, a plain metrics.jsonl, and the live progress display."""
+"""Summaries: TensorBoard with CleanRL's names, a plain metrics.jsonl (and metrics.csv, rebuilt from it when
+the summary closes), the live progress display, and any further sinks (W&B: track.py)."""
 from __future__ import annotations
 
 import json
@@ -34,6 +35,7 @@ class Summary:
         self._metrics = None
         self._progress = progress
         self.progress = None
+        self.sinks = []   # objects with scalar(tag, value, step), video(tag, path, step), close(): W&B, a tuner
         if logdir is not None:
             self.open(logdir)
 
@@ -66,6 +68,25 @@ class Summary:
             self._writer.add_scalar(tag, value, step)
         if self._metrics is not None:
             self._metrics.write(json.dumps({"step": int(step), tag: float(value)}) + "\n")
+        for sink in self.sinks:
+            sink.scalar(tag, float(value), int(step))
+
+    def video(self, tag: str, path: str, frames: list, step: int, fps: int = 30):
+        """A video written at `path` (in the run directory): to TensorBoard as an animated GIF image (what
+        TensorBoard shows; no moviepy needed) and to every sink."""
+        if self._writer is not None and frames:
+            from .track import gif_summary
+            self._writer.file_writer.add_summary(gif_summary(tag, frames, fps), step)
+        for sink in self.sinks:
+            sink.video(tag, path, step)
+
+    def hparams(self, hparams: dict, metrics: tuple = ("charts/episodic_return", "charts/eval_return")):
+        """TensorBoard's HParams dashboard: the hyperparameters, and the scalar tags it shows beside them (their
+        latest values, logged as usual)."""
+        if self._writer is not None:
+            from .track import hparams_summaries
+            for summary in hparams_summaries(hparams, metrics):
+                self._writer.file_writer.add_summary(summary)
 
     def text(self, tag: str, text: str):
         if self._writer is not None:
@@ -124,6 +145,11 @@ class Summary:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+            from .track import write_csv
+            write_csv(self.logdir)
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
 
 
 class Progress:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from derl_core import (Alg, Constant, CopyTarget, EnvRunner, EpsilonGreedyPolicy, ExperienceReplay, Factory,
-                       Linear, ReplayStorage, Trainer, make_torso)
+                       Linear, ReplayStorage, Trainer, linear_or_constant, make_torso)
 
 
 class NoisyLinear(nn.Module):
@@ -128,7 +128,8 @@ class DQNFactory(Factory):
         target = copy.deepcopy(model).requires_grad_(False)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.get("learning_rate"), eps=self.get("adam_eps"),
                                      fused=True)
-        trainer = Trainer(optimizer, self.get("learning_rate"), self.get("max_grad_norm"))
+        lr = linear_or_constant(self.get("learning_rate"), self.get("anneal_lr"), total)
+        trainer = Trainer(optimizer, lr, self.get("max_grad_norm"))
         copy_target = CopyTarget(model, target, self.get("target_update_interval"))
         after = [UpdatePriorities(storage, beta, self.clock)] if storage.prioritized else []
         after += [copy_target, lambda batch, stats: {"charts/epsilon": epsilon(self.clock())}]

@@ -24,6 +24,7 @@ HYPERPARAMETERS = [
     hp("gradient_steps", int, "gradient steps per training phase", 1, 1, None, atari=1, classic=128),
     hp("batch_size", int, "minibatch size", 32, 1, None, atari=32, classic=64),
     hp("learning_rate", float, "Adam learning rate", 6.25e-5, 0, None, atari=6.25e-5, classic=2.3e-3),
+    hp("anneal_lr", bool, "anneal the learning rate linearly to 0 over training", False),
     hp("adam_eps", float, "Adam epsilon", 1.5e-4, 0, None, atari=1.5e-4, classic=1e-8),
     hp("gamma", float, "discount", 0.99, 0, 1),
     hp("nstep", int, "n of the n-step return", 3, 1, 100),
