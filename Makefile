@@ -18,7 +18,7 @@ $(VENV)/.torch: | $(PY)
 	touch $@
 
 $(STAMP): pyproject.toml $(PLUGINS) $(VENV)/.torch
-	$(PY) -m pip install --quiet -e ".[atari,mujoco,pybullet,dev,ray,export]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PY) -m pip install --quiet -e ".[atari,mujoco,pybullet,dev,ray,export,tune,track]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	@# EnvPool (the default Atari/MuJoCo backend where installed) has wheels for some platforms only: a machine
 	@# without one keeps the gymnasium backend, and the EnvPool tests say they were skipped.
 	$(PY) -m pip install --quiet -e ".[envpool]" || echo "note: EnvPool cannot be installed here; derl uses gymnasium"

@@ -80,7 +80,7 @@ def parse_search(spec, item: str, fixed: dict) -> Search:
         raise BadInput(f"--search: '{name.replace('_', '-')}' is both fixed and searched")
     hp = known[name]
     if kind == "choice":
-        values = [cfg.parse_value(hp, v.strip()) for v in args.split(",") if v.strip()]
+        values = [checked(hp, v) for v in args.split(",") if v.strip()]
         if len(set(map(repr, values))) < 2:
             raise BadInput(f"--search {name.replace('_', '-')}: choice needs at least two different values")
         return Search(name, kind, choices=tuple(values))
@@ -93,12 +93,19 @@ def parse_search(spec, item: str, fixed: dict) -> Search:
     parts = args.split(":")
     if len(parts) != 2:
         raise BadInput(f"--search {name.replace('_', '-')}: {kind} expects LO:HI, got '{shown}'")
-    low, high = (cfg.parse_value(hp, p.strip()) for p in parts)   # the declared type and bounds
+    low, high = (checked(hp, p) for p in parts)   # the declared type and bounds
     if not low < high:
         raise BadInput(f"--search {name.replace('_', '-')}: LO must be below HI, got {low} and {high}")
     if kind == "log" and low <= 0:
         raise BadInput(f"--search {name.replace('_', '-')}: a log scale needs LO > 0, got {low}")
     return Search(name, kind, low, high)
+
+
+def checked(hp, raw: str):
+    try:
+        return cfg.parse_value(hp, raw.strip())
+    except BadInput as exc:
+        raise BadInput(f"--search {hp.name.replace('_', '-')}: {exc}") from None
 
 
 def parse_searches(spec, items: list, fixed: dict) -> list:
@@ -413,6 +420,11 @@ def start(registry, alg: str, env_id: str, searches: list, fixed: dict, options:
     """Checks everything (the searches against the hyperparameters, the options), creates the tune directory
     with tune.json, and runs the study."""
     check_env_id(env_id)
+    for module, extra, what in (("optuna", "tune", "Optuna"), ("ray", "ray", "Ray (its trials are Ray tasks)")):
+        try:
+            __import__(module)
+        except ImportError:
+            raise BadInput(f"derl tune needs {what}: pip install 'derl[{extra}]'") from None
     spec = registry.algorithm(alg)
     seed = options.pop("seed", 1)
     check_seed(seed)

@@ -43,6 +43,9 @@ def start_ray(address: str | None, num_cpus: int | None = None):
     if ray.is_initialized():
         return None
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # Ray starts its workers at nice 15: beside any other busy process their torch thread pools then wait on a
+    # starved thread at every op (a PPO trial ran 7x slower, a matmul loop 200x). derl's workers are the work.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True,
                   ignore_reinit_error=True)
     temp = None
