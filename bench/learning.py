@@ -1,197 +1,436 @@
-"""`make bench-learning`: does derl learn on real tasks? derl beside Stable-Baselines3, same budget and settings.
+"""`make bench-learning`: does derl learn as well as Stable-Baselines3? Seeds, one metric, intervals (issue 18).
 
-    python bench/learning.py [--seeds 1] [--only CASE ...] [--jobs 2]
+    python bench/learning.py [--parallel 2] [--only CASE ...] [--max-minutes M] [--table]
 
-Cases: PPO Hopper-v5 (300k steps), SAC HalfCheetah-v5 (50k), PPO BreakoutNoFrameskip-v4 (300k, derl on EnvPool).
-Each derl run is a real `derl` command (its family's defaults, --eval-every); each SB3 run uses the same
-hyperparameters and writes its training episodes as a derl-style run directory, so `derl plot` draws both on one
-figure. Runs go two at a time (`--jobs`), each on one torch thread, longest first. Results: the mean raw return of
-the last 20 training episodes (whole games on Atari, for both), in bench/results/learning.md/.json and one PNG
-per case; the run directories stay in bench/results/learning-runs/ (not committed)."""
+* Cases at published budgets (CASES below, in the order they run): DQN CartPole-v1 and Acrobot-v1 100k, A2C
+  CartPole-v1 500k, SAC Hopper-v5 and HalfCheetah-v5 100k, PPO Hopper-v5, HalfCheetah-v5 and Walker2d-v5 1M, PPO
+  BreakoutNoFrameskip-v4 1M (derl on EnvPool and on gymnasium, so the emulator stack is separated from the
+  algorithm). 5 seeds per case and library; 3 on Breakout (a run is about an hour here).
+* The same effective settings: the SB3 side is built from derl's resolved defaults for the case (config.resolve,
+  the same resolver `derl` uses), mapped flag by flag; PPO's value loss is 0.5·coef·MSE in derl (CleanRL's form)
+  and coef·MSE in SB3, so SB3 gets vf_coef = value_coef / 2 (the same weight). What cannot be matched is listed
+  in MISMATCHES and printed under the table.
+* One metric for both: every run evaluates deterministically on a separate env every 5% of training (10
+  episodes; SB3 through its own `evaluate_policy`, its VecNormalize statistics synced as EvalCallback does); a
+  run's score is the mean of its evaluations in the last 10% of training. Training-return curves are kept too.
+* Statistics with rliable (Agarwal et al. 2021): per case the interquartile mean (IQM) of the scores with a 95%
+  stratified-bootstrap interval, and the probability that a derl run beats an SB3 run (with its interval); over
+  cases the IQM of scores normalised by (score - random) / (reference - random), REFERENCE being rl-zoo's
+  published return. derl is "ahead" / "behind" on a case when the interval of that probability lies above /
+  below 0.5, "level" otherwise.
+* Incremental: a finished (case, library, seed) is stored at once in bench/results/learning/ with the commit it
+  ran on; the next invocation runs only what is missing, in the fixed order (case by case, seed by seed);
+  `--max-minutes` stops launching new runs after M minutes. Two runs at a time, one torch thread each. The
+  table (bench/results/learning.md) and one PNG per case (eval mean with a 95% band over seeds; training
+  returns) are rebuilt from what is stored.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from run import save_report   # bench/run.py: the same results files for both suites
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
-RUNS = os.path.join(RESULTS, "learning-runs")
+STORE = os.path.join(RESULTS, "learning")
 DERL = os.path.join(os.path.dirname(sys.executable), "derl")
-LAST = 20   # episodes averaged for the final return
 
-# case: (algorithm, env id, steps, evaluate every, episodes per evaluation)
-FULL = {
-    "ppo-hopper": ("ppo", "Hopper-v5", 300_000, 30_000, 5),
-    "sac-halfcheetah": ("sac", "HalfCheetah-v5", 50_000, 10_000, 3),
-    "ppo-breakout": ("ppo", "BreakoutNoFrameskip-v4", 300_000, 50_000, 3),
+# case: algorithm, env id, steps, seeds, libraries (derl variants carry their extra flags)
+CASES = {
+    "dqn-cartpole": ("dqn", "CartPole-v1", 100_000, 5, {"derl": [], "sb3": None}),
+    "dqn-acrobot": ("dqn", "Acrobot-v1", 100_000, 5, {"derl": [], "sb3": None}),
+    "a2c-cartpole": ("a2c", "CartPole-v1", 500_000, 5, {"derl": [], "sb3": None}),
+    "sac-hopper": ("sac", "Hopper-v5", 100_000, 5, {"derl": [], "sb3": None}),
+    "sac-halfcheetah": ("sac", "HalfCheetah-v5", 100_000, 5, {"derl": [], "sb3": None}),
+    "ppo-hopper": ("ppo", "Hopper-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+    "ppo-halfcheetah": ("ppo", "HalfCheetah-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+    "ppo-walker2d": ("ppo", "Walker2d-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+    "ppo-breakout": ("ppo", "BreakoutNoFrameskip-v4", 1_000_000, 3,
+                     {"derl-envpool": ["--env-backend", "envpool"], "derl-gymnasium": ["--env-backend", "gymnasium"],
+                      "sb3": None}),
 }
-SCALE = [1.0]   # --scale: a fraction of each budget (a smoke run of the script)
-CASES = dict(FULL)
+MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
+EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
+# random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
+# the DQN/rliable literature for Atari; measured for the others), reference = rl-zoo's published return
+RANDOM = {"CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
+          "Walker2d-v5": 1.6, "BreakoutNoFrameskip-v4": 1.7}
+REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0, "sac-hopper": 2326.0,
+             "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
+             "ppo-breakout": 398.0}
+# published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
+ANCHORS = {"ppo-hopper": {"CleanRL": 2383, "rl-zoo": 2410}, "ppo-halfcheetah": {"CleanRL": 1443, "rl-zoo": 5819},
+           "ppo-walker2d": {"CleanRL": 2288, "rl-zoo": 3479}, "sac-hopper": {"CleanRL (1M)": 2311, "rl-zoo (1M)": 2326},
+           "sac-halfcheetah": {"CleanRL (1M)": 9635, "rl-zoo (1M)": 9535}}
+SMOKE = float(os.environ.get("DERL_LEARNING_SMOKE") or 0)   # --smoke: every budget scaled, 2 seeds, elsewhere
+if SMOKE:
+    RESULTS = STORE = os.environ["DERL_LEARNING_STORE"]
+    for _case, (_alg, _env, _steps, _, _libs) in list(CASES.items()):
+        CASES[_case] = (_alg, _env, max(EVALS * 64, int(_steps * SMOKE)), 2, _libs)
+MISMATCHES = [
+    "PPO value clipping: derl takes max(unclipped, clipped) squared errors (CleanRL); SB3 clips the prediction "
+    "and takes its squared error only.",
+    "SAC's tanh log-probability: derl uses the exact form log(1 - tanh(u)^2) = 2(log 2 - u - softplus(-2u)); SB3 "
+    "log(1 - tanh(u)^2 + 1e-6).",
+    "SAC: derl updates critic, actor, temperature on the same batch in that order; SB3 updates the temperature "
+    "first (its order cannot be changed by a flag).",
+    "DQN: SB3 has no n-step returns, dueling head or prioritized replay (derl's defaults on the classic family "
+    "are matched by switching them off in derl's SB3 counterpart only where derl's default is off); a derl "
+    "extension that is on by default has no SB3 counterpart and is part of the comparison.",
+    "Atari: derl's EnvPool stack and SB3's AtariWrapper differ in reset noise (EnvPool: noop_max 30 inside the "
+    "pool) and in how a lost life resets (both: FIRE after a reset, episodic life in training only).",
+    "Observation normalisation: derl's running mean/std wrapper vs SB3's VecNormalize (both clip at 10; the "
+    "reward scaling by the discounted-return std in both).",
+    "Networks: the same widths and activations (a shared 64-64 tanh torso where derl shares it); initialisations follow each library's own (both orthogonal for "
+    "PPO/A2C; PyTorch default for SAC/DQN).",
+]
 
 
-def set_scale(scale: float):
-    SCALE[0] = scale
-    CASES.update({k: (alg, env_id, int(steps * scale), max(1, int(every * scale)), episodes)
-                  for k, (alg, env_id, steps, every, episodes) in FULL.items()})
+def commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE, capture_output=True,
+                           text=True).stdout.strip()
+    return out.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def stored(case: str, lib: str, seed: int) -> str:
+    return os.path.join(STORE, f"{case}__{lib}__seed{seed}.json")
+
+
+def resolved(case: str) -> dict:
+    """derl's resolved hyperparameters for the case (its family's defaults, the case's budget)."""
+    sys.path.insert(0, ROOT)
+    from derl_core import config as cfg
+    from derl_core.plugins import registry
+    alg, env_id, steps, _, _ = CASES[case]
+    reg = registry()
+    spec = reg.algorithm(alg)
+    return cfg.resolve(spec, reg.defaults_chain(reg.family_for(env_id).name), {"total_steps": str(steps)})
 
 
 # ------------------------------------------------------------------------------------------------ SB3 side
 def sb3_model(case: str, seed: int):
-    """SB3 with derl's defaults for the case's family (see `derl ppo -h`, `derl sac -h`)."""
-    from stable_baselines3 import PPO, SAC
+    """SB3 built from derl's resolved defaults for the case; returns (model, eval env)."""
+    from stable_baselines3 import A2C, DQN, PPO, SAC
     from stable_baselines3.common.env_util import make_atari_env, make_vec_env
-    from stable_baselines3.common.utils import get_linear_fn
+    from stable_baselines3.common.utils import LinearSchedule
+
+    def get_linear_fn(start, end, fraction):
+        return LinearSchedule(start, end, fraction)
     from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
-    if case == "ppo-hopper":
-        env = VecNormalize(make_vec_env("Hopper-v5", n_envs=1, seed=seed), gamma=0.99)
-        return PPO("MlpPolicy", env, n_steps=2048, batch_size=64, n_epochs=10, learning_rate=get_linear_fn(3e-4, 0, 1),
-                   gamma=0.99, gae_lambda=0.95, clip_range=0.2, clip_range_vf=0.2, ent_coef=0.0, vf_coef=0.5,
-                   max_grad_norm=0.5, seed=seed, device="cpu", verbose=0)
-    if case == "sac-halfcheetah":
-        return SAC("MlpPolicy", "HalfCheetah-v5", learning_rate=3e-4, buffer_size=1_000_000, learning_starts=5000,
-                   batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1, ent_coef="auto",
-                   policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu", verbose=0)
-    if case == "ppo-breakout":
+    alg, env_id, steps, _, _ = CASES[case]
+    h = resolved(case)
+    lr = get_linear_fn(h["learning_rate"], 0, 1) if h.get("anneal_lr") else h["learning_rate"]
+    atari = "NoFrameskip" in env_id
+    if atari:
         import ale_py
         import gymnasium as gym
         gym.register_envs(ale_py)
-        env = VecFrameStack(make_atari_env("BreakoutNoFrameskip-v4", n_envs=8, seed=seed), 4)
-        return PPO("CnnPolicy", env, n_steps=128, n_epochs=4, batch_size=256, learning_rate=get_linear_fn(2.5e-4, 0, 1),
-                   gamma=0.99, gae_lambda=0.95, clip_range=0.1, clip_range_vf=0.1, ent_coef=0.01, vf_coef=0.5,
-                   max_grad_norm=0.5, seed=seed, device="cpu", verbose=0)
-    raise KeyError(case)
+        env = VecFrameStack(make_atari_env(env_id, n_envs=h["num_envs"], seed=seed), 4)
+        eval_env = VecFrameStack(make_atari_env(env_id, n_envs=1, seed=seed + 20_000), 4)
+    else:
+        env = make_vec_env(env_id, n_envs=h.get("num_envs", 1), seed=seed)
+        eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 20_000)
+        if h.get("normalize_env", True) and env_id in MUJOCO:   # derl's mujoco family normalises unless told not
+            env = VecNormalize(env, gamma=h["gamma"])
+            eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+    common = dict(seed=seed, device="cpu", verbose=0)
+    kwargs = {} if atari else {"policy_kwargs": ac_net(h.get("shared_torso", False))}
+    if alg == "ppo":
+        clip = get_linear_fn(h["clip_range"], 0, 1) if h["anneal_clip_range"] else h["clip_range"]
+        batch = h["nsteps"] * h["num_envs"] // h["num_minibatches"]
+        return PPO("CnnPolicy" if atari else "MlpPolicy", env, n_steps=h["nsteps"], batch_size=batch,
+                   n_epochs=h["num_epochs"], learning_rate=lr, gamma=h["gamma"], gae_lambda=h["gae_lambda"],
+                   clip_range=clip, clip_range_vf=h["clip_range"] if h["clip_value_loss"] else None,
+                   ent_coef=h["entropy_coef"], vf_coef=h["value_coef"] / 2, max_grad_norm=h["max_grad_norm"],
+                   normalize_advantage=h["normalize_advantages"], **kwargs, **common), eval_env
+    if alg == "a2c":
+        return A2C("MlpPolicy", env, n_steps=h["nsteps"], learning_rate=lr, gamma=h["gamma"],
+                   gae_lambda=h["gae_lambda"], ent_coef=h["entropy_coef"], vf_coef=h["value_coef"],
+                   max_grad_norm=h["max_grad_norm"], rms_prop_eps=h["rmsprop_eps"], use_rms_prop=True,
+                   normalize_advantage=h["normalize_advantages"], **kwargs, **common), eval_env
+    if alg == "sac":
+        return SAC("MlpPolicy", env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
+                   learning_starts=h["learning_starts"], batch_size=h["batch_size"], tau=h["tau"], gamma=h["gamma"],
+                   train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
+                   ent_coef=f"auto_{h['initial_alpha']}" if h["autotune_alpha"] else h["initial_alpha"],
+                   policy_kwargs={"net_arch": [h["hidden_size"]] * 2}, **common), eval_env
+    if alg == "dqn":
+        return DQN("MlpPolicy", env, learning_rate=lr, buffer_size=h["buffer_size"],
+                   learning_starts=h["learning_starts"], batch_size=h["batch_size"], gamma=h["gamma"],
+                   train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
+                   target_update_interval=h["target_update_interval"] * h["train_every"] // max(1, h["gradient_steps"]),
+                   exploration_fraction=h["epsilon_steps"] / steps, exploration_initial_eps=h["epsilon_start"],
+                   exploration_final_eps=h["epsilon_end"], max_grad_norm=h["max_grad_norm"],
+                   policy_kwargs={"net_arch": [256, 256], "optimizer_kwargs": {"eps": h["adam_eps"]}},
+                   **common), eval_env
+    raise KeyError(alg)
 
 
-def sb3_child(case: str, seed: int, run_dir: str):
-    """Trains SB3 and writes run_dir/config.json + metrics.jsonl (one row per finished episode)."""
+def ac_net(shared: bool) -> dict:
+    """derl's 64-64 tanh actor-critic MLP: one torso for both heads (shared_torso) or one each."""
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+    from torch import nn
+    if not shared:
+        return {"net_arch": dict(pi=[64, 64], vf=[64, 64]), "activation_fn": nn.Tanh}
+
+    class Torso(BaseFeaturesExtractor):
+        def __init__(self, space):
+            super().__init__(space, 64)
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(space.shape)), 64), nn.Tanh(),
+                                      nn.Linear(64, 64), nn.Tanh())
+
+        def forward(self, obs):
+            return self.body(obs)
+    return {"features_extractor_class": Torso, "share_features_extractor": True, "net_arch": dict(pi=[], vf=[])}
+
+
+def sb3_child(case: str, seed: int, out: str):
+    """Trains SB3 with evaluations every 5% of training; writes the result JSON to `out`."""
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import sync_envs_normalization
     torch.set_num_threads(1)
-    alg, env_id, steps, _, _ = CASES[case]
-    os.makedirs(run_dir)
-    rows = open(os.path.join(run_dir, "metrics.jsonl"), "w")
+    _, _, steps, _, _ = CASES[case]
+    model, eval_env = sb3_model(case, seed)
+    every = steps // EVALS
+    evals, train = [], []
 
-    class Episodes(BaseCallback):
+    class Evaluate(BaseCallback):
         def _on_step(self):
             for info in self.locals["infos"]:
                 if "episode" in info:
-                    rows.write(json.dumps({"step": self.num_timesteps, "charts/episodic_return": info["episode"]["r"],
-                                           "charts/episodic_length": info["episode"]["l"]}) + "\n")
+                    train.append((self.num_timesteps, float(info["episode"]["r"])))
+            if self.num_timesteps // every > len(evals):
+                sync_envs_normalization(self.training_env, eval_env)
+                mean, _ = evaluate_policy(self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True)
+                evals.append((self.num_timesteps, float(mean)))
             return True
-    start = time.perf_counter()
-    sb3_model(case, seed).learn(total_timesteps=steps, callback=Episodes())
-    rows.close()
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump({"algorithm": f"SB3 {alg.upper()}", "env_id": env_id, "seed": seed, "hyperparameters": {},
-                   "wall_s": time.perf_counter() - start}, f)
+    start = time.time()
+    model.learn(total_timesteps=steps, callback=Evaluate())
+    with open(out, "w") as f:
+        json.dump({"evals": evals, "train": train, "seconds": time.time() - start}, f)
 
 
-# ------------------------------------------------------------------------------------------------ driver
-def run_one(case: str, who: str, seed: int) -> dict:
-    alg, env_id, steps, every, episodes = CASES[case]
-    run_dir = os.path.join(RUNS, f"{case}-{who}-s{seed}")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    start = time.perf_counter()
-    if who == "derl":
-        cmd = [DERL, alg, "--env-id", env_id, "--total-steps", str(steps), "--seed", str(seed), "--logdir",
-               run_dir, "--threads", "1", "--eval-every", str(every), "--eval-episodes", str(episodes)]
+# ------------------------------------------------------------------------------------------------ one run
+def launch(case: str, lib: str, seed: int, workdir: str):
+    alg, env_id, steps, _, libs = CASES[case]
+    if lib == "sb3":
+        out = os.path.join(workdir, f"{case}__{lib}__{seed}.json")
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", case, str(seed), out]
     else:
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", case, str(seed), run_dir, "--scale",
-               str(SCALE[0])]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=RUNS)
-    if out.returncode != 0:
-        raise SystemExit(f"{case} {who} seed {seed} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    wall = time.perf_counter() - start
-    rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl")) if line.strip()]
-    returns = [r["charts/episodic_return"] for r in rows if "charts/episodic_return" in r]
-    evals = [r["charts/eval_return"] for r in rows if "charts/eval_return" in r]
-    result = {"case": case, "who": who, "seed": seed, "run_dir": run_dir, "wall": wall, "episodes": len(returns),
-              "final_return": statistics.fmean(returns[-LAST:]), "last_eval": evals[-1] if evals else None}
-    with open(run_dir + ".json", "w") as f:
+        out = os.path.join(workdir, f"{case}__{lib}__{seed}")
+        cmd = [DERL, alg, "--env-id", env_id, "--total-steps", str(steps), "--seed", str(seed), "--threads", "1",
+               "--eval-every", str(steps // EVALS), "--eval-episodes", str(EVAL_EPISODES), "--logdir", out,
+               *libs[lib]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return proc, out
+
+
+def finish(case: str, lib: str, seed: int, proc, out: str, started: float):
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        print(f"{case} {lib} seed {seed} failed ({proc.returncode}): {err.strip()[-500:]}", file=sys.stderr, flush=True)
+        return
+    _, _, steps, _, _ = CASES[case]
+    if lib == "sb3":
+        data = json.load(open(out))
+        evals, train = data["evals"], data["train"]
+    else:
+        rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl")) if line.strip()]
+        evals = [(r["step"], r["charts/eval_return"]) for r in rows if "charts/eval_return" in r]
+        train = [(r["step"], r["charts/episodic_return"]) for r in rows if "charts/episodic_return" in r]
+    last = [v for s, v in evals if s >= 0.9 * steps]
+    result = {"case": case, "library": lib, "seed": seed, "steps": steps, "commit": commit(),
+              "score": float(np.mean(last)) if last else float("nan"), "evals": evals,
+              "train": thin(train, 400), "seconds": round(time.time() - started, 1),
+              "date": time.strftime("%Y-%m-%d %H:%M")}
+    tmp = stored(case, lib, seed) + ".tmp"
+    with open(tmp, "w") as f:
         json.dump(result, f)
-    print(f"{case:<16} {who:<5} seed {seed}: {wall:7.0f} s  final return {result['final_return']:8.1f}"
-          f"{'' if not evals else f'  last eval {evals[-1]:.1f}'}", flush=True)
-    return result
+    os.replace(tmp, stored(case, lib, seed))
+    print(f"{case} {lib} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
+
+
+def thin(points: list, n: int) -> list:
+    if len(points) <= n:
+        return points
+    k = len(points) / n
+    return [points[int(i * k)] for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+def load(case: str, lib: str) -> list:
+    _, _, _, seeds, _ = CASES[case]
+    return [json.load(open(stored(case, lib, s))) for s in range(seeds) if os.path.exists(stored(case, lib, s))]
+
+
+def iqm_ci(scores: np.ndarray, reps: int = 2000) -> tuple:
+    """IQM of runs x tasks scores with rliable's 95% stratified-bootstrap interval."""
+    from rliable import library as rly
+    from rliable import metrics
+    point, ci = rly.get_interval_estimates({"x": scores}, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
+    return float(point["x"][0]), float(ci["x"][0][0]), float(ci["x"][1][0])
+
+
+def improvement(a: np.ndarray, b: np.ndarray, reps: int = 2000) -> tuple:
+    """P(a run of a beats a run of b) with its 95% stratified-bootstrap interval (rliable)."""
+    from rliable import library as rly
+    from rliable import metrics
+    point, ci = rly.get_interval_estimates({"ab": (a, b)}, metrics.probability_of_improvement, reps=reps)
+    return float(point["ab"]), float(ci["ab"][0][0]), float(ci["ab"][1][0])
+
+
+def table() -> str:
+    np.random.seed(0)   # rliable's bootstrap draws from numpy's global generator: the table is reproducible
+    lines = ["# Learning: derl beside Stable-Baselines3, seeds and intervals", "",
+             f"Score of a run: the mean of its deterministic evaluations ({EVAL_EPISODES} episodes on a separate env, "
+             f"every 5% of training; SB3 through `evaluate_policy`) in the last 10% of training. Per case: the IQM "
+             "over seeds with a 95% stratified-bootstrap interval and P(derl > SB3) with its interval (rliable). "
+             "Verdict: ahead / behind when that interval lies above / below 0.5, else level. Runs: two at a time on "
+             "2 cores, one torch thread each.", "",
+             "| case | env | steps | library | seeds | IQM [95% CI] | P(derl > SB3) [95% CI] | verdict | published "
+             "1M | commits |", "|-|-|-|-|-|-|-|-|-|-|"]
+    normalised = {}
+    for case, (alg, env_id, steps, seeds, libs) in CASES.items():
+        found = {lib: load(case, lib) for lib in libs}
+        if not any(found.values()):
+            lines.append(f"| {case} | {env_id} | {steps} | - | 0/{seeds} | not run yet | | | | |")
+            continue
+        sb3 = np.array([[r["score"] for r in found.get("sb3", [])]]).T
+        for lib, runs in found.items():
+            if not runs:
+                lines.append(f"| {case} | {env_id} | {steps} | {lib} | 0/{seeds} | not run yet | | | | |")
+                continue
+            x = np.array([[r["score"] for r in runs]]).T
+            point, lo, hi = iqm_ci(x)
+            prob = verdict = ""
+            if lib != "sb3" and len(sb3) >= 2 and len(x) >= 2:
+                p, plo, phi = improvement(x, sb3)
+                prob = f"{p:.2f} [{plo:.2f}, {phi:.2f}]"
+                verdict = "ahead" if plo > 0.5 else "behind" if phi < 0.5 else "level"
+            anchor = ", ".join(f"{k} {v}" for k, v in ANCHORS.get(case, {}).items()) if lib == "sb3" else ""
+            commits = ", ".join(sorted({r["commit"] for r in runs}))
+            lines.append(f"| {case} | {env_id} | {steps} | {lib} | {len(x)}/{seeds} | {point:.1f} [{lo:.1f}, "
+                         f"{hi:.1f}] | {prob} | {verdict} | {anchor} | {commits} |")
+            if len(x) == seeds:
+                ref, rnd = REFERENCE[case], RANDOM[env_id]
+                normalised.setdefault(lib.split("-")[0], {})[case] = (x[:, 0] - rnd) / (ref - rnd)
+    both = sorted(set(normalised.get("derl", {})) & set(normalised.get("sb3", {})))
+    lines += ["", "## Aggregate", ""]
+    if both:
+        n = min(len(normalised[lib][c]) for lib in ("derl", "sb3") for c in both)
+        lines.append(f"Over the {len(both)} finished case(s) ({', '.join(both)}), scores normalised by (score - random)"
+                     f" / (reference - random), reference = rl-zoo's published return, {n} runs each:")
+        lines.append("")
+        derl_m = np.stack([normalised["derl"][c][:n] for c in both], 1)
+        sb3_m = np.stack([normalised["sb3"][c][:n] for c in both], 1)
+        for lib, m in (("derl", derl_m), ("sb3", sb3_m)):
+            point, lo, hi = iqm_ci(m)
+            lines.append(f"* {lib}: normalised IQM {point:.3f} [{lo:.3f}, {hi:.3f}]")
+        p, plo, phi = improvement(derl_m, sb3_m)
+        lines.append(f"* P(derl > SB3) averaged over cases: {p:.2f} [{plo:.2f}, {phi:.2f}]")
+    else:
+        lines.append("No case has all its seeds for both libraries yet.")
+    lines += ["", "## What the settings cannot match", ""] + [f"* {m}" for m in MISMATCHES]
+    lines += ["", "Curves: " + ", ".join(f"[{c}](learning-{c}.png)" for c in CASES
+                                         if os.path.exists(os.path.join(RESULTS, f"learning-{c}.png")))]
+    return "\n".join(lines) + "\n"
+
+
+def plot(case: str):
+    """Eval mean with a 95% percentile-bootstrap band over seeds (left) and training returns (right)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    _, env_id, steps, _, libs = CASES[case]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    rng = np.random.default_rng(0)
+    drawn = False
+    for lib in libs:
+        runs = load(case, lib)
+        if not runs:
+            continue
+        drawn = True
+        grid = np.linspace(0, steps, EVALS + 1)[1:]
+        ev = np.array([np.interp(grid, [s for s, _ in r["evals"]], [v for _, v in r["evals"]]) for r in runs])
+        boots = np.array([ev[rng.integers(0, len(ev), len(ev))].mean(0) for _ in range(1000)])
+        line, = ax1.plot(grid, ev.mean(0), label=f"{lib} ({len(runs)} seeds)")
+        ax1.fill_between(grid, np.percentile(boots, 2.5, 0), np.percentile(boots, 97.5, 0), alpha=0.2,
+                         color=line.get_color())
+        fine = np.linspace(0, steps, 100)
+        tr = np.array([np.interp(fine, [s for s, _ in r["train"]], [v for _, v in r["train"]]) for r in runs
+                       if r["train"]])
+        if len(tr):
+            ax2.plot(fine, tr.mean(0), color=line.get_color(), label=lib)
+            ax2.fill_between(fine, tr.min(0), tr.max(0), alpha=0.15, color=line.get_color())
+    if not drawn:
+        plt.close(fig)
+        return
+    ax1.set(title=f"{case}: deterministic eval (mean, 95% CI)", xlabel="env steps", ylabel="return")
+    ax2.set(title="training episodes (mean, min-max over seeds)", xlabel="env steps")
+    ax1.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, f"learning-{case}.png"), dpi=90)
+    plt.close(fig)
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
-    parser.add_argument("--only", nargs="+", choices=list(CASES))
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--scale", type=float, default=1.0, help="a fraction of each budget (a smoke run)")
-    parser.add_argument("--child", nargs=3, metavar=("CASE", "SEED", "RUN_DIR"))
-    parser.add_argument("--summarize", action="store_true", help="only rebuild the table from the runs so far")
-    args = parser.parse_args()
-    set_scale(args.scale)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--only", nargs="+", choices=list(CASES))
+    ap.add_argument("--max-minutes", type=float, default=None, help="launch no new run after M minutes")
+    ap.add_argument("--table", action="store_true", help="only rebuild the table and figures from what is stored")
+    ap.add_argument("--child", nargs=3, metavar=("CASE", "SEED", "OUT"))
+    ap.add_argument("--smoke", type=float, default=None,
+                    help="a fraction of every budget, 2 seeds, stored in a temporary folder (tests the script)")
+    args = ap.parse_args()
+    if args.smoke and not SMOKE:
+        env = dict(os.environ, DERL_LEARNING_SMOKE=str(args.smoke),
+                   DERL_LEARNING_STORE=tempfile.mkdtemp(prefix="derl-learning-smoke-"))
+        raise SystemExit(subprocess.run([sys.executable, *sys.argv], env=env).returncode)
     if args.child:
         sb3_child(args.child[0], int(args.child[1]), args.child[2])
         return
-    if args.summarize:
-        summarize(args.jobs)
-        return
-    os.makedirs(RUNS, exist_ok=True)
-    cases = args.only or list(CASES)
-    order = sorted(((c, w, s) for c in cases for w in ("derl", "sb3") for s in args.seeds),
-                   key=lambda x: -CASES[x[0]][2] * (4 if "breakout" in x[0] else 1))   # longest first
-    with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(lambda x: run_one(*x), order))
-    summarize(args.jobs)
-
-
-def summarize(jobs: int):
-    """The table over every finished run in bench/results/learning-runs (all seeds run so far)."""
-    results = [json.load(open(os.path.join(RUNS, f))) for f in sorted(os.listdir(RUNS)) if f.endswith(".json")]
-    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "jobs": jobs, "runs": results,
-              "cases": {}}
-    for case in [c for c in CASES if any(r["case"] == c for r in results)]:
-        derl = [r for r in results if r["case"] == case and r["who"] == "derl"]
-        sb3 = [r for r in results if r["case"] == case and r["who"] == "sb3"]
-        if not derl or not sb3:
-            continue
-        png = os.path.join(RESULTS, f"learning-{case}.png")
-        if os.path.exists(png):
-            os.remove(png)
-        subprocess.run([DERL, "plot", *[r["run_dir"] for r in derl + sb3], "--out", png], check=True,
-                       capture_output=True)
-        d, s = (statistics.median(r["final_return"] for r in rs) for rs in (derl, sb3))
-        evals = [r["last_eval"] for r in derl if r["last_eval"] is not None]
-        report["cases"][case] = {"steps": CASES[case][2], "env_id": CASES[case][1], "derl": d, "sb3": s,
-                                 "met": d >= s, "png": os.path.basename(png),
-                                 "per_seed": {w: {r["seed"]: r["final_return"] for r in rs}
-                                              for w, rs in (("derl", derl), ("sb3", sb3))},
-                                 "derl_last_eval": statistics.median(evals) if evals else None,
-                                 "wall": {"derl": statistics.median(r["wall"] for r in derl),
-                                          "sb3": statistics.median(r["wall"] for r in sb3)}}
-    write(report)
-
-
-def write(report: dict):
-    lines = [f"# Learning: derl vs Stable-Baselines3 ({report['date']})", "",
-             f"{report['cores']} cores, {report['jobs']} runs at a time (one torch thread each); final return = mean "
-             f"raw return of the last {LAST} training episodes (whole games on Atari), median over seeds.", "",
-             "| case | env | steps | derl | SB3 | derl >= SB3 | per seed derl / SB3 | derl last eval | wall derl / SB3 "
-             "| curves |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for case, c in report["cases"].items():
-        ev = "—" if c.get("derl_last_eval") is None else f"{c['derl_last_eval']:.1f}"
-        seeds = sorted(c["per_seed"]["derl"], key=int)
-        per = "; ".join(f"s{k}: {c['per_seed']['derl'][k]:.0f} / {c['per_seed']['sb3'].get(k, float('nan')):.0f}"
-                        for k in seeds)
-        lines.append(f"| {case} | {c['env_id']} | {c['steps']} | {c['derl']:.1f} | {c['sb3']:.1f} | "
-                     f"{'yes' if c['met'] else 'no'} | {per} | {ev} | "
-                     f"{c['wall']['derl']:.0f} s / {c['wall']['sb3']:.0f} s | "
-                     f"[{c['png']}]({c['png']}) |")
-    save_report("learning", lines, report)
+    os.makedirs(STORE, exist_ok=True)
+    todo = [] if args.table else [
+        (case, lib, seed) for case, (_, _, _, seeds, libs) in CASES.items() if args.only is None or case in args.only
+        for seed in range(seeds) for lib in libs if not os.path.exists(stored(case, lib, seed))]
+    workdir = tempfile.mkdtemp(prefix="derl-learning-")
+    began, running = time.time(), []
+    try:
+        while todo or running:
+            late = args.max_minutes is not None and time.time() - began > 60 * args.max_minutes
+            while todo and not late and len(running) < args.parallel:
+                case, lib, seed = todo.pop(0)
+                proc, out = launch(case, lib, seed, workdir)
+                running.append((case, lib, seed, proc, out, time.time()))
+            if late and not running:
+                break
+            time.sleep(2)
+            for item in [r for r in running if r[3].poll() is not None]:
+                running.remove(item)
+                finish(*item)
+    finally:
+        for item in running:
+            item[3].kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+    for case in CASES:
+        plot(case)
+    text = table()
+    with open(os.path.join(RESULTS, "learning.md"), "w") as f:
+        f.write(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -256,7 +256,39 @@ def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written 
     _guard(lambda: resume(registry(), run_dir, total_steps, checkpoint))
 
 
-SWEEP_OPTIONS = ("seeds", "set", "max_parallel")
+def split_options(args: list, own: dict, repeated: tuple = ()) -> tuple:
+    """A command's own options (`own`: name -> (type, low, high); `repeated`: names given several times, as
+    lists) taken out of `args`; the rest (run options, hyperparameters) returned as tokens for parse_run_args."""
+    found, tokens = {name: [] for name in repeated}, []
+    i = 0
+    while i < len(args):
+        name, eq, value = args[i].partition("=")
+        key = name.lstrip("-").replace("-", "_")
+        if name.startswith("--") and (key in own or key in repeated):
+            if not eq:
+                if i + 1 >= len(args):
+                    raise BadInput(f"{name} needs a value")
+                i += 1
+                value = args[i]
+            if key in repeated:
+                found[key].append(value)
+            else:
+                kind, low, high = own[key]
+                if kind is int:
+                    try:
+                        value = int(value)
+                    except ValueError:
+                        raise BadInput(f"--{key.replace('_', '-')} expects int, got '{printable(value)[:40]}'") \
+                            from None
+                    if not low <= value <= high:
+                        raise BadInput(f"--{key.replace('_', '-')} must be in [{low}, {high}], got {value}")
+                found[key] = value
+        else:
+            tokens.append(args[i])
+        i += 1
+    return found, tokens
+
+
 SWEEP_RUN_OPTIONS = ("env_id", "logdir", "device", "checkpoint_every", "ray_address")   # the rest are per run
 
 
@@ -270,31 +302,8 @@ def sweep_cmd(ctx: typer.Context):
     if not args or args[0] in ("-h", "--help"):
         print(sweep_cmd.__doc__.strip())
         return
-    alg, tokens, sweep = args[0], [], {"set": []}
-    i, rest = 0, args[1:]
-    while i < len(rest):
-        name, eq, value = rest[i].partition("=")
-        key = name.lstrip("-").replace("-", "_")
-        if name.startswith("--") and key in SWEEP_OPTIONS:
-            if not eq:
-                if i + 1 >= len(rest):
-                    raise BadInput(f"{name} needs a value")
-                i += 1
-                value = rest[i]
-            if key == "set":
-                sweep["set"].append(value)
-            elif key == "max_parallel":
-                try:
-                    sweep[key] = int(value)
-                except ValueError:
-                    raise BadInput(f"--max-parallel expects int, got '{value}'") from None
-                if not 1 <= sweep[key] <= 4096:
-                    raise BadInput(f"--max-parallel must be in [1, 4096], got {sweep[key]}")
-            else:
-                sweep[key] = value
-        else:
-            tokens.append(rest[i])
-        i += 1
+    alg = args[0]
+    sweep, tokens = split_options(args[1:], {"seeds": (str, None, None), "max_parallel": (int, 1, 4096)}, ("set",))
     reg = registry()
     spec = reg.algorithm(alg)
     options, overrides = parse_run_args(spec, tokens)
@@ -330,35 +339,9 @@ def tune_cmd(ctx: typer.Context):
     if not args or args[0] in ("-h", "--help"):
         print(tune_cmd.__doc__.strip())
         return
-    alg, tokens, tune, searches, sets = args[0], [], {}, [], []
-    i, rest = 0, args[1:]
-    while i < len(rest):
-        name, eq, value = rest[i].partition("=")
-        key = name.lstrip("-").replace("-", "_")
-        if name.startswith("--") and (key in TUNE_OPTIONS or key in ("search", "set")):
-            if not eq:
-                if i + 1 >= len(rest):
-                    raise BadInput(f"{name} needs a value")
-                i += 1
-                value = rest[i]
-            if key == "search":
-                searches.append(value)
-            elif key == "set":
-                sets.append(value)
-            else:
-                kind, low, high = TUNE_OPTIONS[key]
-                if kind is int:
-                    try:
-                        value = int(value)
-                    except ValueError:
-                        raise BadInput(f"--{key.replace('_', '-')} expects int, got '{printable(value)[:40]}'") \
-                            from None
-                    if not low <= value <= high:
-                        raise BadInput(f"--{key.replace('_', '-')} must be in [{low}, {high}], got {value}")
-                tune[key] = value
-        else:
-            tokens.append(rest[i])
-        i += 1
+    alg = args[0]
+    tune, tokens = split_options(args[1:], TUNE_OPTIONS, ("search", "set"))
+    searches, sets = tune.pop("search"), tune.pop("set")
     reg = registry()
     spec = reg.algorithm(alg)
     for item in sets:   # --set NAME=VALUE: a fixed hyperparameter, as --NAME VALUE

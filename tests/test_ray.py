@@ -107,12 +107,12 @@ def test_sweep_of_2_seeds_x_2_learning_rates(tmp_path):
 
 def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path):
     sweep = tmp_path / "sw"
-    proc = subprocess.Popen([DERL, *SWEEP, "--total-steps", "12000", "--max-parallel", "1", "--logdir", str(sweep)],
+    proc = subprocess.Popen([DERL, *SWEEP, "--total-steps", "4096", "--max-parallel", "1", "--logdir", str(sweep)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def finished():
         return [d for d in sweep.glob("*__seed=*") if ckpt.list_checkpoints(d)
-                and ckpt.list_checkpoints(d)[-1].endswith("000000012032.pt")]
+                and ckpt.list_checkpoints(d)[-1].endswith("000000004096.pt")]
     deadline = time.time() + 300
     while time.time() < deadline and not finished():
         time.sleep(0.2)
@@ -124,7 +124,7 @@ def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path):
     out = run_derl(["resume", sweep], timeout=600)
     assert out.returncode == 0, out.stderr
     for d in sweep.glob("*__seed=*"):
-        assert ckpt.load(ckpt.list_checkpoints(d)[-1])["step"] >= 12000
+        assert ckpt.load(ckpt.list_checkpoints(d)[-1])["step"] >= 4096
         if d.name in done:
             assert os.path.getmtime(ckpt.list_checkpoints(d)[-1]) == done[d.name]   # kept, not trained again
     assert len(json.loads((sweep / "results.json").read_text())) == 2

@@ -159,7 +159,8 @@ def test_tune_prunes_survives_ctrl_c_and_resumes_the_same_study(tmp_path):
             "--startup-trials", "1", "--search", "learning-rate=log:1e-6:3e-2", "--search", "nsteps=choice:32,64",
             "--total-steps", "3072", "--eval-every", "512", "--eval-episodes", "2", "--checkpoint-every", "512",
             "--logdir", str(tune)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,   # SIGINT as a terminal has it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     second = tune / "trial-0001__seed=1"
     deadline = time.time() + 240
     def started():   # the second trial has a checkpoint past step 0
