@@ -270,6 +270,9 @@ def _execute(registry, tune_dir, plan, searches, address, echo):
     import optuna
     from optuna.trial import TrialState
     study = open_study(storage_url(tune_dir, plan), plan, create=True)
+    known = len(study.get_trials(deepcopy=False))
+    if known:   # a resumed (or joined) study: a sampler seeded afresh would draw its first points again
+        study.sampler = optuna.samplers.TPESampler(seed=plan["seed"] + known, n_startup_trials=plan["startup_trials"])
     from .run.distributed import start_ray, stop_ray
     temp = start_ray(address)
     import ray

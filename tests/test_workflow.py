@@ -185,6 +185,8 @@ def test_tune_prunes_survives_ctrl_c_and_resumes_the_same_study(tmp_path):
     pruned = [r for r in results["trials"] if r["state"] == "pruned"]
     steps = max(row["step"] for row in read_metrics(tune / pruned[0]["runs"][0]))
     assert steps < 3072   # a pruned trial stops early
+    params = [json.dumps(r["params"], sort_keys=True) for r in results["trials"]]
+    assert len(set(params)) == len(params), params   # the resumed sampler does not draw the first points again
     best = results["best"]
     assert best["command"].startswith("derl ppo --env-id CartPole-v1") and "--learning-rate" in best["command"]
     assert (tune / "optimization-history.png").stat().st_size > 1000
