@@ -2,8 +2,8 @@
 
     python bench/learning.py [--parallel 2] [--only CASE ...] [--max-minutes M] [--table]
 
-* Cases at published budgets (CASES below, in the order they run): DQN CartPole-v1 and Acrobot-v1 100k, A2C
-  CartPole-v1 500k, SAC Hopper-v5 and HalfCheetah-v5 100k, PPO Hopper-v5, HalfCheetah-v5 and Walker2d-v5 1M, PPO
+* Cases at published budgets (CASES below, in the order they run): A2C CartPole-v1 500k, DQN CartPole-v1 and
+  Acrobot-v1 100k, SAC Hopper-v5 and HalfCheetah-v5 100k, PPO Hopper-v5, HalfCheetah-v5 and Walker2d-v5 1M, PPO
   BreakoutNoFrameskip-v4 1M (derl on EnvPool and on gymnasium, so the emulator stack is separated from the
   algorithm). 5 seeds per case and library; 3 on Breakout (a run is about an hour here).
 * The same effective settings: the SB3 side is built from derl's resolved defaults for the case (config.resolve,
@@ -45,9 +45,9 @@ DERL = os.path.join(os.path.dirname(sys.executable), "derl")
 
 # case: algorithm, env id, steps, seeds, libraries (derl variants carry their extra flags)
 CASES = {
+    "a2c-cartpole": ("a2c", "CartPole-v1", 500_000, 5, {"derl": [], "sb3": None}),
     "dqn-cartpole": ("dqn", "CartPole-v1", 100_000, 5, {"derl": [], "sb3": None}),
     "dqn-acrobot": ("dqn", "Acrobot-v1", 100_000, 5, {"derl": [], "sb3": None}),
-    "a2c-cartpole": ("a2c", "CartPole-v1", 500_000, 5, {"derl": [], "sb3": None}),
     "sac-hopper": ("sac", "Hopper-v5", 100_000, 5, {"derl": [], "sb3": None}),
     "sac-halfcheetah": ("sac", "HalfCheetah-v5", 100_000, 5, {"derl": [], "sb3": None}),
     "ppo-hopper": ("ppo", "Hopper-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
@@ -237,7 +237,7 @@ def launch(case: str, lib: str, seed: int, workdir: str):
     return proc, out
 
 
-def finish(case: str, lib: str, seed: int, proc, out: str, started: float):
+def finish(case: str, lib: str, seed: int, proc, out: str, started: float, code: str):
     _, err = proc.communicate()
     if proc.returncode != 0:
         print(f"{case} {lib} seed {seed} failed ({proc.returncode}): {err.strip()[-500:]}", file=sys.stderr, flush=True)
@@ -251,7 +251,7 @@ def finish(case: str, lib: str, seed: int, proc, out: str, started: float):
         evals = [(r["step"], r["charts/eval_return"]) for r in rows if "charts/eval_return" in r]
         train = [(r["step"], r["charts/episodic_return"]) for r in rows if "charts/episodic_return" in r]
     last = [v for s, v in evals if s >= 0.9 * steps]
-    result = {"case": case, "library": lib, "seed": seed, "steps": steps, "commit": commit(),
+    result = {"case": case, "library": lib, "seed": seed, "steps": steps, "commit": code,
               "score": float(np.mean(last)) if last else float("nan"), "evals": evals,
               "train": thin(train, 400), "seconds": round(time.time() - started, 1),
               "date": time.strftime("%Y-%m-%d %H:%M")}
@@ -414,7 +414,7 @@ def main():
             while todo and not late and len(running) < args.parallel:
                 case, lib, seed = todo.pop(0)
                 proc, out = launch(case, lib, seed, workdir)
-                running.append((case, lib, seed, proc, out, time.time()))
+                running.append((case, lib, seed, proc, out, time.time(), commit()))   # the code it runs
             if late and not running:
                 break
             time.sleep(2)
