@@ -124,18 +124,19 @@ def test_default_threads_share_the_cores_among_derl_trainings(tmp_path, monkeypa
     from .conftest import DERL
     venv = make("CartPole-v1", 2, seed=0)
     monkeypatch.setattr(build.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    alone = build.default_threads()
     proc = subprocess.Popen([DERL, "ppo", "--env-id", "CartPole-v1", "--total-steps", "1000000", "--logdir",
                              str(tmp_path / "r")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
         while time.time() < deadline and not (tmp_path / "r").exists():   # it names itself derl-train first
             time.sleep(0.1)
-        assert build.trainings_running() >= 2
-        shared = build.default_threads()
+        assert build.trainings_running() >= 2   # it, and this process (other tests' trainings may add to it)
+        assert build.default_threads() <= 2
     finally:
         proc.kill()
         proc.wait()
         venv.close()
-    assert alone == 4 // build.trainings_running() or alone == 4
-    assert shared <= 2 and shared >= 1
+    # the share itself, with the count fixed (tests running beside this one would move a real count)
+    for running, threads in ((1, 4), (2, 2), (3, 1), (8, 1)):
+        monkeypatch.setattr(build, "trainings_running", lambda: running)
+        assert build.default_threads() == threads

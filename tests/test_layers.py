@@ -4,7 +4,7 @@ import ast
 import os
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "derl_core")
-APP = {"derl_core.cli", "derl_core.sweep", "derl_core.plot", "derl_core.testing"}
+APP = {"derl_core.cli", "derl_core.sweep", "derl_core.tune", "derl_core.plot", "derl_core.testing"}
 
 
 def layer(module: str) -> int:

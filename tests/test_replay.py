@@ -176,3 +176,12 @@ def test_atari_replay_stores_one_frame_per_row():
     # an image that is not a stack (channels-first RGB) is stored whole: its channels are not frames
     rgb = ReplayStorage(1000, 1, gym.spaces.Box(0, 255, (3, 84, 84), np.uint8), gym.spaces.Discrete(4))
     assert rgb.stack == 1 and rgb.frames[""].shape == (1, 1000, 3, 84, 84)
+
+
+@pytest.mark.parametrize("alg, env_id, extra", [("sac", "Pendulum-v1", []), ("dqn", "CartPole-v1", ["--nstep", "3", "--gradient-steps", "1"])])
+def test_learning_starts_below_the_n_step_lookahead_waits_for_a_sampleable_row(alg, env_id, extra, tmp_path):
+    """--learning-starts 1: the first update waits until each env holds nstep + 1 rows (it crashed sampling)."""
+    from derl_core.testing import invoke
+    result = invoke([alg, "--env-id", env_id, "--total-steps", 64, "--learning-starts", 1, "--train-every", 1,
+                     "--logdir", tmp_path / "r", *extra])
+    assert result.exit_code == 0, result.output

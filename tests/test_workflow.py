@@ -191,3 +191,28 @@ def test_tune_prunes_survives_ctrl_c_and_resumes_the_same_study(tmp_path):
     assert best["command"].startswith("derl ppo --env-id CartPole-v1") and "--learning-rate" in best["command"]
     assert (tune / "optimization-history.png").stat().st_size > 1000
     assert "| 1 |" in (tune / "results.md").read_text()
+
+
+def test_videos_leave_an_epsilon_greedy_policy_s_own_random_numbers_alone(tmp_path):
+    """DQN's policy draws epsilon and random actions from its own generator: a video episode must not use it."""
+    args = ["dqn", "--env-id", "CartPole-v1", "--total-steps", 1500, "--learning-starts", 200, "--epsilon-steps",
+            1000, "--train-every", 50, "--gradient-steps", 5]
+    assert invoke([*args, "--logdir", tmp_path / "plain"]).exit_code == 0
+    assert invoke([*args, "--logdir", tmp_path / "video", "--capture-video", "--video-every", 5]).exit_code == 0
+    assert len(os.listdir(tmp_path / "video" / "videos")) >= 3
+    assert read_metrics(tmp_path / "video") == read_metrics(tmp_path / "plain")
+
+
+def test_a_resumed_tracked_run_continues_the_same_wandb_run(tmp_path):
+    run = tmp_path / "r"
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true")
+    first = subprocess.run([DERL, "ppo", "--env-id", "CartPole-v1", "--total-steps", "1024", "--track", "--logdir",
+                            str(run)], capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    run_id = (run / "wandb-id").read_text().strip()
+    again = subprocess.run([DERL, "resume", str(run), "--total-steps", "2048"], capture_output=True, text=True,
+                           env=env, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (run / "wandb-id").read_text().strip() == run_id
+    offline = sorted(glob.glob(str(run / "wandb" / "offline-run-*")))
+    assert len(offline) == 2 and all(p.endswith(run_id) for p in offline)

@@ -314,7 +314,9 @@ class ExperienceReplay:
         self.gradient_steps = gradient_steps
         self.beta = beta if isinstance(beta, Schedule) else Constant(beta)
         self.device = torch.device(device)
-        self.min_fill = max(1, min(learning_starts, storage.N * storage.T))
+        # a row can be sampled once its n-step lookahead is stored: every env needs nstep + 1 rows first
+        # (--learning-starts 1 sampled an empty choice and crashed)
+        self.min_fill = min(max(learning_starts, storage.N * (storage.nstep + 1)), storage.N * storage.T)
 
     def batches(self):
         self.storage.add(self.runner.collect())

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -13,10 +15,12 @@ from ..rl.rollout import env_actions
 from ..rl.schedules import Constant
 from . import checkpoint as ckpt
 from . import rundir
+from .fence import Dir
 from .build import build, close_env, load_run_checkpoint, make_alg
 from .record import RunRecord, check_seed
 
 MAX_VIDEO_FRAMES = 4500
+VIDEOS = "videos"   # --capture-video's folder in the run directory
 
 
 def write_video(path: str, frames: list, fps: int = 30):
@@ -82,6 +86,85 @@ class PeriodicEval:
                 here[name].load_state_dict(obj.state_dict())
         act = (lambda obs: self.alg.policy.act(obs, deterministic=True).actions)
         return [ret for ret, _ in play(self.venv, act, self.episodes, self.seed + 1000 * round_)]
+
+    def close(self):
+        close_env(self.venv)
+
+
+def cubic_schedule(episodes: int) -> bool:
+    """gymnasium's capped cubic schedule: episodes 1, 8, 27, ..., 729, then every 1000."""
+    if episodes < 1000:
+        return round(episodes ** (1 / 3)) ** 3 == episodes
+    return episodes % 1000 == 0
+
+
+class VideoCapture:
+    """--capture-video [--video-every N]: once N more training episodes have ended (default: the cubic
+    schedule), one episode of the current policy acting as in training (sampled actions) is played on a
+    separate rendering env built like the training env (whole games; the training normalisation statistics)
+    and written to RUN/videos/, TensorBoard and W&B. A separate env because the training envs do not render
+    (EnvPool cannot; a rendering env 0 would slow every step); it uses no random number the training uses."""
+
+    def __init__(self, registry, record, alg, train_venv, summary, run_dir: str | None = None):
+        self.envs, self.alg, self.train_venv, self.summary = envs, alg, train_venv, summary
+        self.every, self.run_dir, self.seed, self.count = record.run.get("video_every"), run_dir, record.seed + 30_000, 0
+        self.venv = envs.make(record.env_id, 1, seed=self.seed, registry=registry, training=False,
+                              render_mode="rgb_array", **record.env_options())
+        try:
+            self.venv.reset(seed=self.seed)
+            frame = self.venv.call("render")[0]
+        except Exception as exc:
+            self.close()
+            raise BadInput(f"--capture-video: cannot render {record.env_id} on this machine: "
+                           f"{type(exc).__name__}: {first_line(exc)}") from None
+        if frame is None:
+            self.close()
+            raise BadInput(f"--capture-video: {record.env_id} renders no rgb_array frames")
+        self.seen = 0   # training episodes already considered (set from the summary when the run starts)
+
+    def due(self, episodes: int) -> bool:
+        before, self.seen = self.seen, episodes
+        if self.every:
+            return episodes // self.every > before // self.every
+        return any(cubic_schedule(e) for e in range(before + 1, episodes + 1))
+
+    def hook(self, runner):
+        if self.due(self.summary.episodes):
+            self.capture(runner.step_count)
+
+    def capture(self, step: int):
+        here = self.envs.state_objects(self.venv)
+        for name, obj in self.envs.state_objects(self.train_venv).items():
+            if name in here:
+                here[name].load_state_dict(obj.state_dict())
+        frames = []
+
+        def record_frame():
+            if len(frames) < MAX_VIDEO_FRAMES:
+                frames.append(self.venv.call("render")[0])
+
+        import torch
+        policy = self.alg.policy
+        act = (lambda obs: policy.act(obs, deterministic=False).actions)
+        self.count += 1
+        kept = policy.state_dict() if hasattr(policy, "state_dict") else None   # the policy's own RNG
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):   # torch's RNG, as the training left it
+            for _ in play(self.venv, act, 1, self.seed + 1000 * self.count, on_step=record_frame):
+                pass
+        if kept is not None:
+            policy.load_state_dict(kept)
+        frames = frames[:-1] or frames   # the last frame is the next episode's first
+        name = f"episode-{self.summary.episodes}-step-{step}.mp4"
+        tmp = tempfile.mkdtemp(prefix="derl-video-")
+        try:
+            path = os.path.join(tmp, name)
+            write_video(path, frames)
+            with Dir(self.run_dir) as d, d.sub(VIDEOS, create=True) as videos, open(path, "rb") as f:
+                videos.write(name, f.read())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.summary.video("videos/training", os.path.join(self.run_dir, VIDEOS, name), frames, step)
 
     def close(self):
         close_env(self.venv)

@@ -19,10 +19,10 @@ from . import checkpoint as ckpt
 from . import rundir
 from .build import BuiltRun, close_env, load_run_checkpoint, prepare, resolve_device, restore
 from .control import Interrupted, RunControl, TrainingFailed, replay_nbytes
-from .evaluate import periodic_eval
+from .evaluate import VideoCapture, periodic_eval
 from .fence import Lock
 from .record import RunRecord, check_env_id, check_seed, resolve_options
-from .track import VideoCapture, WandbSink, check_track
+from .track import WandbSink, check_track
 
 __all__ = ["train", "resume", "Interrupted", "TrainingFailed"]
 

@@ -1,5 +1,5 @@
 """What a run sends beyond metrics.jsonl and TensorBoard's scalars: Weights & Biases (--track), TensorBoard's
-HParams dashboard, metrics.csv, and videos of episodes during training (--capture-video).
+HParams dashboard and GIF videos, metrics.csv. (Videos during training are played by evaluate.VideoCapture.)
 
 None of them touches the training's random numbers, so a run trains identically with and without them."""
 from __future__ import annotations
@@ -8,8 +8,6 @@ import csv
 import io
 import os
 import secrets
-import shutil
-import tempfile
 
 import numpy as np
 
@@ -17,7 +15,6 @@ from ..errors import BadInput, first_line
 from .fence import Dir
 
 CSV = "metrics.csv"
-VIDEOS = "videos"
 WANDB_ID = "wandb-id"
 TB_GIF_FRAMES = 300   # TensorBoard gets at most this many frames of a video (every k-th frame)
 
@@ -117,86 +114,3 @@ class WandbSink:
 
     def close(self):
         self.run.finish()
-
-
-# ---------------------------------------------------------------------------------------------- videos
-def cubic_schedule(episodes: int) -> bool:
-    """gymnasium's capped cubic schedule: episodes 1, 8, 27, ..., 729, then every 1000."""
-    if episodes < 1000:
-        return round(episodes ** (1 / 3)) ** 3 == episodes
-    return episodes % 1000 == 0
-
-
-class VideoCapture:
-    """--capture-video [--video-every N]: once N more training episodes have ended (default: the cubic
-    schedule), one episode of the current policy acting as in training (sampled actions) is played on a
-    separate rendering env built like the training env (whole games; the training normalisation statistics)
-    and written to RUN/videos/, TensorBoard and W&B. A separate env because the training envs do not render
-    (EnvPool cannot; a rendering env 0 would slow every step); it uses no random number the training uses."""
-
-    def __init__(self, registry, record, alg, train_venv, summary, run_dir: str | None = None):
-        from .. import env as envs
-        self.envs, self.alg, self.train_venv, self.summary = envs, alg, train_venv, summary
-        self.every, self.run_dir, self.seed, self.count = record.run.get("video_every"), run_dir, record.seed + 30_000, 0
-        self.venv = envs.make(record.env_id, 1, seed=self.seed, registry=registry, training=False,
-                              render_mode="rgb_array", **record.env_options())
-        try:
-            self.venv.reset(seed=self.seed)
-            frame = self.venv.call("render")[0]
-        except Exception as exc:
-            self.close()
-            raise BadInput(f"--capture-video: cannot render {record.env_id} on this machine: "
-                           f"{type(exc).__name__}: {first_line(exc)}") from None
-        if frame is None:
-            self.close()
-            raise BadInput(f"--capture-video: {record.env_id} renders no rgb_array frames")
-        self.seen = 0   # training episodes already considered (set from the summary when the run starts)
-
-    def due(self, episodes: int) -> bool:
-        before, self.seen = self.seen, episodes
-        if self.every:
-            return episodes // self.every > before // self.every
-        return any(cubic_schedule(e) for e in range(before + 1, episodes + 1))
-
-    def hook(self, runner):
-        if self.due(self.summary.episodes):
-            self.capture(runner.step_count)
-
-    def capture(self, step: int):
-        from .evaluate import MAX_VIDEO_FRAMES, play, write_video
-        here = self.envs.state_objects(self.venv)
-        for name, obj in self.envs.state_objects(self.train_venv).items():
-            if name in here:
-                here[name].load_state_dict(obj.state_dict())
-        frames = []
-
-        def record_frame():
-            if len(frames) < MAX_VIDEO_FRAMES:
-                frames.append(self.venv.call("render")[0])
-
-        import torch
-        policy = self.alg.policy
-        act = (lambda obs: policy.act(obs, deterministic=False).actions)
-        self.count += 1
-        kept = policy.state_dict() if hasattr(policy, "state_dict") else None   # the policy's own RNG
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):   # torch's RNG, as the training left it
-            for _ in play(self.venv, act, 1, self.seed + 1000 * self.count, on_step=record_frame):
-                pass
-        if kept is not None:
-            policy.load_state_dict(kept)
-        frames = frames[:-1] or frames   # the last frame is the next episode's first
-        name = f"episode-{self.summary.episodes}-step-{step}.mp4"
-        tmp = tempfile.mkdtemp(prefix="derl-video-")
-        try:
-            path = os.path.join(tmp, name)
-            write_video(path, frames)
-            with Dir(self.run_dir) as d, d.sub(VIDEOS, create=True) as videos, open(path, "rb") as f:
-                videos.write(name, f.read())
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        self.summary.video("videos/training", os.path.join(self.run_dir, VIDEOS, name), frames, step)
-
-    def close(self):
-        from .build import close_env
-        close_env(self.venv)
