@@ -96,8 +96,8 @@ MISMATCHES = [
 
 def commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE, capture_output=True,
-                           text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "derl_core", "plugins",
+                            "bench/learning.py"], cwd=ROOT, capture_output=True, text=True).stdout.strip()   # what runs
     return out.stdout.strip() + ("+dirty" if dirty else "")
 
 
@@ -348,6 +348,29 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_rows() -> str:
+    """The README's compact rows: finished cases with both libraries."""
+    np.random.seed(0)
+    rows = []
+    for case, (alg, env_id, steps, seeds, libs) in CASES.items():
+        found = {lib: load(case, lib) for lib in libs}
+        if not found.get("sb3"):
+            continue
+        sb3 = np.array([[r["score"] for r in found["sb3"]]]).T
+        s_point, s_lo, s_hi = iqm_ci(sb3)
+        for lib, runs in found.items():
+            if lib == "sb3" or len(runs) < 2 or len(sb3) < 2:
+                continue
+            x = np.array([[r["score"] for r in runs]]).T
+            point, lo, hi = iqm_ci(x)
+            p, plo, phi = improvement(x, sb3)
+            verdict = "ahead" if plo > 0.5 else "behind" if phi < 0.5 else "level"
+            rows.append(f"| {case}{'' if lib == 'derl' else ' (' + lib + ')'} | {steps // 1000}k | {point:.1f} "
+                        f"[{lo:.1f}, {hi:.1f}] | {s_point:.1f} [{s_lo:.1f}, {s_hi:.1f}] | {p:.2f} [{plo:.2f}, "
+                        f"{phi:.2f}] | {verdict} | {len(x)} / {len(sb3)} |")
+    return "\n".join(rows)
+
+
 def plot(case: str):
     """Eval mean with a 95% percentile-bootstrap band over seeds (left) and training returns (right)."""
     import matplotlib
@@ -431,6 +454,7 @@ def main():
     with open(os.path.join(RESULTS, "learning.md"), "w") as f:
         f.write(text)
     print(text)
+    print("README rows:\n" + readme_rows())
 
 
 if __name__ == "__main__":

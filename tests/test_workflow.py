@@ -17,7 +17,7 @@ from derl_core.testing import invoke, read_metrics
 from .conftest import DERL
 from .test_your_env import one_line_exit_2
 
-TINY = ["--total-steps", 2048, "--nsteps", 64, "--num-envs", 2]
+TINY = ["--total-steps", 2048, "--nsteps", 64, "--num-envs", 2, "--threads", 1]   # threads fixed: runs compared
 
 
 def events(run_dir) -> list:
@@ -93,9 +93,10 @@ def test_an_offline_wandb_run_holds_the_config_the_scalars_and_the_videos(tracke
 
 
 def test_videos_and_tracking_do_not_change_what_is_learned(tracked, tmp_path):
-    plain = tmp_path / "plain"
-    assert invoke(["ppo", "--env-id", "CartPole-v1", *TINY, "--logdir", plain, "--eval-every", 1024,
-                   "--eval-episodes", 2]).exit_code == 0
+    plain = tmp_path / "plain"   # a fresh process as the tracked run had (torch's threads as derl sets them)
+    result = subprocess.run([DERL, "ppo", "--env-id", "CartPole-v1", *map(str, TINY), "--logdir", str(plain),
+                             "--eval-every", "1024", "--eval-episodes", "2"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
     assert read_metrics(plain) == read_metrics(tracked)
 
 
@@ -195,7 +196,7 @@ def test_tune_prunes_survives_ctrl_c_and_resumes_the_same_study(tmp_path):
 
 def test_videos_leave_an_epsilon_greedy_policy_s_own_random_numbers_alone(tmp_path):
     """DQN's policy draws epsilon and random actions from its own generator: a video episode must not use it."""
-    args = ["dqn", "--env-id", "CartPole-v1", "--total-steps", 1500, "--learning-starts", 200, "--epsilon-steps",
+    args = ["dqn", "--env-id", "CartPole-v1", "--total-steps", 1500, "--threads", 1, "--learning-starts", 200, "--epsilon-steps",
             1000, "--train-every", 50, "--gradient-steps", 5]
     assert invoke([*args, "--logdir", tmp_path / "plain"]).exit_code == 0
     assert invoke([*args, "--logdir", tmp_path / "video", "--capture-video", "--video-every", 5]).exit_code == 0
