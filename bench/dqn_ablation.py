@@ -75,7 +75,7 @@ def launch(variant: str, seed: int, steps: int, logroot: str):
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), run
 
 
-def finish(variant, seed, steps, proc, run, started):
+def finish(variant, seed, steps, proc, run, started, code):
     _, err = proc.communicate()
     if proc.returncode != 0:
         print(f"{variant} seed {seed} failed: {err.strip()[-300:]}", file=sys.stderr)
@@ -84,7 +84,7 @@ def finish(variant, seed, steps, proc, run, started):
     evals = [(r["step"], r["charts/eval_return"]) for r in rows if "charts/eval_return" in r]
     train = [(r["step"], r["charts/episodic_return"]) for r in rows if "charts/episodic_return" in r]
     last = [v for s, v in evals if s > 0.9 * steps]
-    out = {"variant": variant, "seed": seed, "steps": steps, "flags": VARIANTS[variant], "commit": commit(),
+    out = {"variant": variant, "seed": seed, "steps": steps, "flags": VARIANTS[variant], "commit": code,
            "score": float(np.mean(last)), "evals": evals, "train_last20": float(np.mean([v for _, v in train[-20:]])),
            "seconds": round(time.time() - started, 1)}
     tmp = result_path(variant, seed) + ".tmp"
@@ -141,11 +141,11 @@ def main():
         while todo and len(running) < args.parallel:
             variant, seed = todo.pop(0)
             proc, run = launch(variant, seed, args.steps, logroot)
-            running.append((variant, seed, proc, run, time.time()))
+            running.append((variant, seed, proc, run, time.time(), commit()))   # the code it runs
         time.sleep(2)
         for item in [r for r in running if r[2].poll() is not None]:
             running.remove(item)
-            finish(item[0], item[1], args.steps, item[2], item[3], item[4])
+            finish(item[0], item[1], args.steps, *item[2:])
     text = (f"# DQN's extensions on CartPole-v1 ({args.steps} steps, the classic family's other defaults)\n\n"
             "Score: mean of the deterministic evaluations (10 episodes each, every 5% of training) in the last 10%."
             " Intervals: 95% percentile bootstrap over seeds. Rows: plain DQN and one extension at a time with "
