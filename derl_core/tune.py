@@ -7,8 +7,10 @@ trials at the same step. A trial is K normal derl runs (seeds S..S+K-1, one afte
 its value is the mean over its runs of the evaluations in the last 10% of training.
 
 Optuna's ask/tell with Ray tasks, not Ray Tune: the driver asks the study for a trial, runs it as a Ray task
-(the same machinery as `derl sweep`, one CPU each, torch threads = CPUs / P) and tells the study the outcome; the
-task reports each evaluation into the study and asks the pruner itself. Ray Tune would wrap every run in its
+(the same machinery as `derl sweep`, one CPU each, torch threads = CPUs / P), reports each evaluation its runs
+log (read from their metrics.jsonl), asks the pruner, and tells the study the outcome: the study has one writer
+(SQLite with several writers at once can end in "database is locked"). A pruned trial's task sees a mark the
+driver leaves in the tune directory and stops its run at the next clean point, with a checkpoint. Ray Tune would wrap every run in its
 own trainable, checkpoint and log-directory layout beside derl's run directory and its exact resume; with
 ask/tell each trial stays a derl run that `derl resume` and `derl eval` understand.
 
@@ -156,27 +158,56 @@ def open_study(url: str, plan: dict, create: bool = False):
     return optuna.load_study(study_name=plan["study"], storage=storage, sampler=sampler, pruner=pruner)
 
 
-class Reporter:
-    """A summary sink inside a trial's task: each charts/eval_return goes to the study (at the trial's step:
-    the seed's offset + the env step), then the pruner is asked; a callback stops the run once it says so."""
+def prune_mark(number: int) -> str:
+    """The file in the tune directory by which the driver tells a trial's task to stop: pruned."""
+    return f"trial-{number:04d}.pruned"
 
-    def __init__(self, trial, offset: int):
-        self.trial, self.offset, self.pruned, self.evals = trial, offset, False, []
 
-    def scalar(self, tag, value, step):
-        if tag == "charts/eval_return":
-            self.evals.append((step, value))
-            self.trial.report(value, self.offset + step)
-            self.pruned = self.pruned or self.trial.should_prune()
+class StopWhenPruned:
+    """A callback inside a trial's task: stops the run at its next clean point (with a checkpoint) once the
+    driver has left the trial's prune mark in the tune directory. The task never writes to the study: the
+    driver is its one writer (SQLite and several writers at once can end in "database is locked")."""
 
-    def video(self, tag, path, step):
-        pass
-
-    def close(self):
-        pass
+    def __init__(self, tune_dir: str, number: int):
+        self.path = os.path.join(tune_dir, prune_mark(number))
 
     def __call__(self, step, metrics) -> bool:
-        return self.pruned
+        return os.path.lexists(self.path)
+
+
+class Evaluations:
+    """The driver's view of a running trial: the charts/eval_return rows its runs have logged, reported to the
+    study once each (at the trial's step: the seed's offset + the env step); the pruner asked after each."""
+
+    def __init__(self, study, number: int, trial_id: int, tune_dir: str, plan: dict):
+        import optuna
+        self.trial = optuna.trial.Trial(study, trial_id)
+        self.number, self.tune_dir, self.plan = number, tune_dir, plan
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+        self.reported = set(frozen.intermediate_values)   # what a resumed trial reported before
+
+    def poll(self) -> bool:
+        """Reports what is new; True once the pruner says stop (the prune mark is then written)."""
+        total = self.plan["total_steps"]
+        for k in range(self.plan["seeds"]):
+            run_dir = os.path.join(self.tune_dir, run_name(self.number, self.plan["seed"] + k))
+            if not os.path.isfile(os.path.join(run_dir, rundir.METRICS)):
+                continue
+            try:
+                rows = rundir.read_metrics(run_dir)
+            except BadInput:
+                continue
+            for row in rows:
+                step = k * total + row["step"]
+                if "charts/eval_return" in row and step not in self.reported:
+                    self.reported.add(step)
+                    self.trial.report(float(row["charts/eval_return"]), step)
+                    if self.trial.should_prune():
+                        from .run.fence import Dir
+                        with Dir(self.tune_dir) as d:
+                            d.write(prune_mark(self.number), f"{step}\n")
+                        return True
+        return False
 
 
 def run_score(run_dir: str, total: int) -> float:
@@ -192,10 +223,9 @@ def run_name(number: int, seed: int) -> str:
     return f"trial-{number:04d}__seed={seed}"
 
 
-def _run_trial(number: int, trial_id: int, params: dict, tune_dir: str, plan: dict, threads: int) -> dict:
-    """One trial inside a Ray task: its runs (fresh, continued from a checkpoint, or kept when finished), each
-    reporting its evaluations; returns {"state": "complete"|"pruned", "value": ...}."""
-    import optuna
+def _run_trial(number: int, params: dict, tune_dir: str, plan: dict, threads: int) -> dict:
+    """One trial inside a Ray task: its runs (fresh, continued from a checkpoint, or kept when finished), one
+    after another; returns {"state": "complete"|"pruned", "value": ...}. It reads and writes no database."""
     import torch
 
     from .plugins import registry
@@ -203,13 +233,14 @@ def _run_trial(number: int, trial_id: int, params: dict, tune_dir: str, plan: di
     from .run.fence import Dir
     from .run.session import resume, train
     torch.set_num_threads(threads)
-    study = open_study(storage_url(tune_dir, plan), plan)
-    trial = optuna.trial.Trial(study, trial_id)
     overrides = {**plan["fixed"], **{k: str(v) for k, v in params.items()}}
     total = plan["total_steps"]
     quiet = dict(progress=False, echo=lambda *a: None, signals=False)
+    stop = StopWhenPruned(tune_dir, number)
     scores = []
     for k in range(plan["seeds"]):
+        if stop(None, None):
+            return {"state": "pruned", "value": None}
         seed = plan["seed"] + k
         name = run_name(number, seed)
         run_dir = os.path.join(tune_dir, name)
@@ -217,16 +248,15 @@ def _run_trial(number: int, trial_id: int, params: dict, tune_dir: str, plan: di
             if d.kind(name) not in (None, "dir"):
                 raise BadInput(f"'{run_dir}' is not a directory derl made (a {d.kind(name)}); derl does not train "
                                f"through it")
-        reporter = Reporter(trial, k * total)
         if os.path.exists(os.path.join(run_dir, rundir.CONFIG)):
             _, state = ckpt.newest_intact(run_dir)
             if state is None or state["step"] < total:
-                resume(registry(), run_dir, notice=lambda *a: None, callbacks=[reporter], sinks=[reporter], **quiet)
+                resume(registry(), run_dir, notice=lambda *a: None, callbacks=[stop], **quiet)
         else:
             train(registry(), plan["algorithm"], plan["env_id"], overrides, logdir=run_dir, seed=seed,
-                  callbacks=[reporter], sinks=[reporter], threads=threads, **plan["options"], **quiet)
-        if reporter.pruned:
-            return {"state": "pruned", "value": reporter.evals[-1][1] if reporter.evals else None}
+                  callbacks=[stop], threads=threads, **plan["options"], **quiet)
+        if stop(None, None):
+            return {"state": "pruned", "value": None}
         scores.append(run_score(run_dir, total))
     return {"state": "complete", "value": float(sum(scores) / len(scores))}
 
@@ -284,7 +314,7 @@ def _execute(registry, tune_dir, plan, searches, address, echo):
         task = ray.remote(num_cpus=1, max_retries=0)(_run_trial)
         # trials an interrupted session left running continue first (their runs resume from checkpoints)
         todo = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
-        running = {}
+        running, watching, pruned = {}, {}, set()
         last = 0.0
         while True:
             finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
@@ -293,22 +323,31 @@ def _execute(registry, tune_dir, plan, searches, address, echo):
                 # returns a value already stored, and draws the missing ones
                 trial = optuna.trial.Trial(study, todo.pop(0)._trial_id) if todo else study.ask()
                 params = {s.name: s.suggest(trial) for s in searches}
-                number, trial_id = trial.number, trial._trial_id
-                running[task.remote(number, trial_id, params, tune_dir, plan, threads)] = number
+                number = trial.number
+                running[task.remote(number, params, tune_dir, plan, threads)] = number
+                watching[number] = Evaluations(study, number, trial._trial_id, tune_dir, plan)
             if not running:
                 break
-            done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            done, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            for number in list(watching):   # the evaluations so far, reported by the study's one writer
+                if number not in pruned and watching[number].poll():
+                    pruned.add(number)
             for ref in done:
                 number = running.pop(ref)
+                if number not in pruned and watching[number].poll():   # the last evaluations
+                    pruned.add(number)
+                watching.pop(number)
                 try:
                     out = ray.get(ref)
-                    if out["state"] == "pruned":
+                    if out["state"] == "pruned" or number in pruned:
+                        out["state"] = "pruned"
                         study.tell(number, state=TrialState.PRUNED)
                     else:
                         study.tell(number, out["value"] if out["value"] == out["value"] else None,
                                    state=TrialState.COMPLETE if out["value"] == out["value"] else TrialState.FAIL)
                     echo(f"trial {number}: {out['state']}" + (f", value {out['value']:.2f}"
-                                                             if out["value"] is not None else ""))
+                                                             if out["value"] is not None and out["state"] ==
+                                                             "complete" else ""))
                 except Exception as exc:   # a failed trial is marked and reported; the others go on
                     cause = getattr(exc, "cause", None) or exc
                     study.tell(number, state=TrialState.FAIL)

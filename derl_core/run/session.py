@@ -37,9 +37,9 @@ def hyperparameter_table(hparams: dict) -> str:
 
 
 def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals=True, callbacks=(),
-           evaluator=None, video=None, sinks=()):
+           evaluator=None, video=None):
     """Learns with checkpoints at clean points; a fresh run first saves a step-0 checkpoint. `video`: a
-    VideoCapture (--capture-video); `sinks`: further receivers of every scalar (a tuner's reporter)."""
+    VideoCapture (--capture-video)."""
     venv, hparams, alg, summary = built.venv, built.hparams, built.alg, built.summary
     alg.callbacks = list(callbacks)
     total = hparams["total_steps"]
@@ -50,7 +50,6 @@ def _learn(registry, run_dir, record, built: BuiltRun, echo, state=None, signals
         summary.open(run_dir)
         if opts.get("track"):
             summary.sinks.append(WandbSink(run_dir, record, fresh=state is None))
-        summary.sinks.extend(sinks)
         if state is None:
             summary.hparams({"algorithm": record.algorithm, "env_id": record.env_id, "seed": record.seed,
                              **hparams})
@@ -146,7 +145,7 @@ def _stderr(message: str):
 # ---------------------------------------------------------------------------------------------- commands
 def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | None = None, seed: int = 1,
           device: str = "auto", progress: bool = True, echo=print, signals: bool = True,
-          envs_per_worker: int | None = None, callbacks=(), sinks=(), **options) -> str:
+          envs_per_worker: int | None = None, callbacks=(), **options) -> str:
     """Trains a new run. `options`: the run options of `record.RUN_OPTIONS` (checkpoint_every,
     keep_checkpoints, save_replay, threads, workers, ray_address, eval_every, eval_episodes, env_backend),
     checked by the same resolver as the command line's."""
@@ -190,7 +189,7 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
         raise
     try:
         return _learn(registry, logdir, record, built, echo, signals=signals, evaluator=evaluator,
-                      callbacks=callbacks, video=video, sinks=sinks)
+                      callbacks=callbacks, video=video)
     finally:
         lock.__exit__()
 
@@ -200,18 +199,15 @@ def video_capture(registry, record: RunRecord, built: BuiltRun) -> VideoCapture 
 
 
 def resume(registry, run_dir: str, total_steps: int | None = None, checkpoint: str | None = None,
-           progress: bool = True, echo=print, notice=_stderr, signals: bool = True, callbacks=(),
-           sinks=()) -> str:
+           progress: bool = True, echo=print, notice=_stderr, signals: bool = True, callbacks=()) -> str:
     """Continues a run from its newest intact checkpoint (or `checkpoint`), holding the run's lock: a second
     writer gets one line naming this one."""
     rundir.read_run(run_dir)   # a directory that is not a derl run gets no lock file (nothing written)
     with Lock(run_dir):
-        return _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals, callbacks,
-                       sinks)
+        return _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals, callbacks)
 
 
-def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals, callbacks=(),
-            sinks=()) -> str:
+def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, signals, callbacks=()) -> str:
     record = rundir.read_run(run_dir)
     spec, family = record.validate(registry, os.path.join(run_dir, rundir.CONFIG))
     hparams = record.hyperparameters
@@ -262,4 +258,4 @@ def _resume(registry, run_dir, total_steps, checkpoint, progress, echo, notice, 
         close_env(venv)
         raise
     return _learn(registry, run_dir, record, built, echo, state=state, signals=signals, evaluator=evaluator,
-                  callbacks=callbacks, video=video, sinks=sinks)
+                  callbacks=callbacks, video=video)

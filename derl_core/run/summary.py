@@ -35,7 +35,7 @@ class Summary:
         self._metrics = None
         self._progress = progress
         self.progress = None
-        self.sinks = []   # objects with scalar(tag, value, step), video(tag, path, step), close(): W&B, a tuner
+        self.sinks = []   # objects with scalar(tag, value, step), video(tag, path, step), close(): W&B
         if logdir is not None:
             self.open(logdir)
 
