@@ -259,7 +259,10 @@ def test_sigterm_or_sigkill_during_eval_video_leaves_no_file_behind(run, tmp_pat
         video = tmp_path / f"v{sig}.gif"
         proc = subprocess.Popen([DERL, "eval", str(run), "--episodes", "1000000", "--video", str(video)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(6)
+        deadline = time.time() + 120   # until eval holds its hidden temporary (a loaded machine: not 6 s)
+        while time.time() < deadline and not list(tmp_path.glob(f".{video.name}.*.partial.gif")):
+            time.sleep(0.1)
+        time.sleep(1.0)   # into the episodes
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         assert not video.exists()
