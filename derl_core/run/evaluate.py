@@ -52,6 +52,14 @@ def play(venv, act, episodes: int, seed: int, on_step=None):
                 yield float(info["episode"]["r"][0]), int(info["episode"]["l"][0])
 
 
+def sync_statistics(train_venv, venv):
+    """The training env's normalisation statistics (its stateful wrappers) copied into `venv`."""
+    here = envs.state_objects(venv)
+    for name, obj in envs.state_objects(train_venv).items():
+        if name in here:
+            here[name].load_state_dict(obj.state_dict())
+
+
 class PeriodicEval:
     """`--eval-every STEPS --eval-episodes K`: at the first clean point past each multiple of STEPS, plays K
     deterministic episodes on a separate env instance (evaluation wrappers, the training env's normalisation
@@ -80,10 +88,7 @@ class PeriodicEval:
                     self.on_best(mean)
 
     def play(self, round_: int) -> list:
-        here = envs.state_objects(self.venv)
-        for name, obj in envs.state_objects(self.train_venv).items():   # the training normalisation statistics
-            if name in here:
-                here[name].load_state_dict(obj.state_dict())
+        sync_statistics(self.train_venv, self.venv)
         act = (lambda obs: self.alg.policy.act(obs, deterministic=True).actions)
         return [ret for ret, _ in play(self.venv, act, self.episodes, self.seed + 1000 * round_)]
 
@@ -106,7 +111,7 @@ class VideoCapture:
     (EnvPool cannot; a rendering env 0 would slow every step); it uses no random number the training uses."""
 
     def __init__(self, registry, record, alg, train_venv, summary, run_dir: str | None = None):
-        self.envs, self.alg, self.train_venv, self.summary = envs, alg, train_venv, summary
+        self.alg, self.train_venv, self.summary = alg, train_venv, summary
         self.every, self.run_dir, self.seed, self.count = record.run.get("video_every"), run_dir, record.seed + 30_000, 0
         self.venv = envs.make(record.env_id, 1, seed=self.seed, registry=registry, training=False,
                               render_mode="rgb_array", **record.env_options())
@@ -133,17 +138,13 @@ class VideoCapture:
             self.capture(runner.step_count)
 
     def capture(self, step: int):
-        here = self.envs.state_objects(self.venv)
-        for name, obj in self.envs.state_objects(self.train_venv).items():
-            if name in here:
-                here[name].load_state_dict(obj.state_dict())
+        sync_statistics(self.train_venv, self.venv)
         frames = []
 
         def record_frame():
             if len(frames) < MAX_VIDEO_FRAMES:
                 frames.append(self.venv.call("render")[0])
 
-        import torch
         policy = self.alg.policy
         act = (lambda obs: policy.act(obs, deterministic=False).actions)
         self.count += 1
