@@ -291,8 +291,31 @@ def improvement(a: np.ndarray, b: np.ndarray, reps: int = 2000) -> tuple:
     return float(point["ab"]), float(ci["ab"][0][0]), float(ci["ab"][1][0])
 
 
-def table() -> str:
+def case_stats() -> dict:
+    """Every case's statistics, drawn once: {case: {lib: (runs, scores, iqm, prob)}}. scores is runs x 1; iqm
+    is (point, lo, hi); prob is P(lib > SB3) with its interval, or None. learning.md and the README rows are both
+    formatted from this, so one invocation prints one interval per case."""
     np.random.seed(0)   # rliable's bootstrap draws from numpy's global generator: the table is reproducible
+    stats = {}
+    for case, (_, _, _, _, libs) in CASES.items():
+        found = {lib: load(case, lib) for lib in libs}
+        sb3 = np.array([[r["score"] for r in found.get("sb3", [])]]).T
+        stats[case] = {}
+        for lib, runs in found.items():
+            if not runs:
+                continue
+            x = np.array([[r["score"] for r in runs]]).T
+            iqm = iqm_ci(x)
+            prob = improvement(x, sb3) if lib != "sb3" and len(sb3) >= 2 and len(x) >= 2 else None
+            stats[case][lib] = (runs, x, iqm, prob)
+    return stats
+
+
+def verdict_of(prob: tuple) -> str:
+    return "ahead" if prob[1] > 0.5 else "behind" if prob[2] < 0.5 else "level"
+
+
+def table(stats: dict) -> str:
     lines = ["# Learning: derl beside Stable-Baselines3, seeds and intervals", "",
              f"Score of a run: the mean of its deterministic evaluations ({EVAL_EPISODES} episodes on a separate env, "
              f"every 5% of training; SB3 through `evaluate_policy`) in the last 10% of training. Per case: the IQM "
@@ -303,26 +326,20 @@ def table() -> str:
              "1M | commits |", "|-|-|-|-|-|-|-|-|-|-|"]
     normalised = {}
     for case, (alg, env_id, steps, seeds, libs) in CASES.items():
-        found = {lib: load(case, lib) for lib in libs}
-        if not any(found.values()):
+        if not stats[case]:
             lines.append(f"| {case} | {env_id} | {steps} | - | 0/{seeds} | not run yet | | | | |")
             continue
-        sb3 = np.array([[r["score"] for r in found.get("sb3", [])]]).T
-        for lib, runs in found.items():
-            if not runs:
+        for lib in libs:
+            if lib not in stats[case]:
                 lines.append(f"| {case} | {env_id} | {steps} | {lib} | 0/{seeds} | not run yet | | | | |")
                 continue
-            x = np.array([[r["score"] for r in runs]]).T
-            point, lo, hi = iqm_ci(x)
-            prob = verdict = ""
-            if lib != "sb3" and len(sb3) >= 2 and len(x) >= 2:
-                p, plo, phi = improvement(x, sb3)
-                prob = f"{p:.2f} [{plo:.2f}, {phi:.2f}]"
-                verdict = "ahead" if plo > 0.5 else "behind" if phi < 0.5 else "level"
+            runs, x, (point, lo, hi), prob = stats[case][lib]
+            shown = f"{prob[0]:.2f} [{prob[1]:.2f}, {prob[2]:.2f}]" if prob else ""
+            verdict = verdict_of(prob) if prob else ""
             anchor = ", ".join(f"{k} {v}" for k, v in ANCHORS.get(case, {}).items()) if lib == "sb3" else ""
             commits = ", ".join(sorted({r["commit"] for r in runs}))
             lines.append(f"| {case} | {env_id} | {steps} | {lib} | {len(x)}/{seeds} | {point:.1f} [{lo:.1f}, "
-                         f"{hi:.1f}] | {prob} | {verdict} | {anchor} | {commits} |")
+                         f"{hi:.1f}] | {shown} | {verdict} | {anchor} | {commits} |")
             if len(x) == seeds:
                 ref, rnd = REFERENCE[case], RANDOM[env_id]
                 normalised.setdefault(lib.split("-")[0], {})[case] = (x[:, 0] - rnd) / (ref - rnd)
@@ -348,26 +365,19 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_rows() -> str:
-    """The README's compact rows: finished cases with both libraries."""
-    np.random.seed(0)
+def readme_rows(stats: dict) -> str:
+    """The README's compact rows: cases with both libraries, the same numbers as learning.md."""
     rows = []
     for case, (alg, env_id, steps, seeds, libs) in CASES.items():
-        found = {lib: load(case, lib) for lib in libs}
-        if not found.get("sb3"):
+        if "sb3" not in stats[case]:
             continue
-        sb3 = np.array([[r["score"] for r in found["sb3"]]]).T
-        s_point, s_lo, s_hi = iqm_ci(sb3)
-        for lib, runs in found.items():
-            if lib == "sb3" or len(runs) < 2 or len(sb3) < 2:
+        _, sb3, (s_point, s_lo, s_hi), _ = stats[case]["sb3"]
+        for lib, (_, x, (point, lo, hi), prob) in stats[case].items():
+            if prob is None:
                 continue
-            x = np.array([[r["score"] for r in runs]]).T
-            point, lo, hi = iqm_ci(x)
-            p, plo, phi = improvement(x, sb3)
-            verdict = "ahead" if plo > 0.5 else "behind" if phi < 0.5 else "level"
             rows.append(f"| {case}{'' if lib == 'derl' else ' (' + lib + ')'} | {steps // 1000}k | {point:.1f} "
-                        f"[{lo:.1f}, {hi:.1f}] | {s_point:.1f} [{s_lo:.1f}, {s_hi:.1f}] | {p:.2f} [{plo:.2f}, "
-                        f"{phi:.2f}] | {verdict} | {len(x)} / {len(sb3)} |")
+                        f"[{lo:.1f}, {hi:.1f}] | {s_point:.1f} [{s_lo:.1f}, {s_hi:.1f}] | {prob[0]:.2f} "
+                        f"[{prob[1]:.2f}, {prob[2]:.2f}] | {verdict_of(prob)} | {len(x)} / {len(sb3)} |")
     return "\n".join(rows)
 
 
@@ -450,11 +460,12 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     for case in CASES:
         plot(case)
-    text = table()
+    stats = case_stats()
+    text = table(stats)
     with open(os.path.join(RESULTS, "learning.md"), "w") as f:
         f.write(text)
     print(text)
-    print("README rows:\n" + readme_rows())
+    print("README rows:\n" + readme_rows(stats))
 
 
 if __name__ == "__main__":
