@@ -275,27 +275,37 @@ def load(case: str, lib: str) -> list:
     return [json.load(open(stored(case, lib, s))) for s in range(seeds) if os.path.exists(stored(case, lib, s))]
 
 
-def iqm_ci(scores: np.ndarray, reps: int = 2000) -> tuple:
-    """IQM of runs x tasks scores with rliable's 95% stratified-bootstrap interval."""
+def bootstrap(data, statistic, reps: int = 2000) -> tuple:
+    """(point, lo, hi): a statistic with rliable's 95% stratified-bootstrap interval. rliable draws from numpy's
+    global generator, so it is seeded here, per draw: an interval depends on its own runs only, not on which
+    other cases happen to be stored or in what order they were drawn."""
     from rliable import library as rly
-    from rliable import metrics
-    point, ci = rly.get_interval_estimates({"x": scores}, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
-    return float(point["x"][0]), float(ci["x"][0][0]), float(ci["x"][1][0])
+    np.random.seed(0)
+    point, ci = rly.get_interval_estimates({"x": data}, statistic, reps=reps)
+    return float(np.ravel(point["x"])[0]), float(np.ravel(ci["x"][0])[0]), float(np.ravel(ci["x"][1])[0])
 
 
-def improvement(a: np.ndarray, b: np.ndarray, reps: int = 2000) -> tuple:
-    """P(a run of a beats a run of b) with its 95% stratified-bootstrap interval (rliable)."""
-    from rliable import library as rly
+def iqm_ci(scores: np.ndarray) -> tuple:
+    """IQM of runs x tasks scores with its 95% stratified-bootstrap interval."""
     from rliable import metrics
-    point, ci = rly.get_interval_estimates({"ab": (a, b)}, metrics.probability_of_improvement, reps=reps)
-    return float(point["ab"]), float(ci["ab"][0][0]), float(ci["ab"][1][0])
+    return bootstrap(scores, lambda x: np.array([metrics.aggregate_iqm(x)]))
+
+
+def improvement(a: np.ndarray, b: np.ndarray) -> tuple:
+    """P(a run of a beats a run of b) with its 95% stratified-bootstrap interval."""
+    from rliable import metrics
+    return bootstrap((a, b), metrics.probability_of_improvement)
+
+
+def published(case: str) -> str:
+    """The published 1M-step returns for a case's table row, or ''."""
+    return ", ".join(f"{k} {v}" for k, v in ANCHORS.get(case, {}).items())
 
 
 def case_stats() -> dict:
     """Every case's statistics, drawn once: {case: {lib: (runs, scores, iqm, prob)}}. scores is runs x 1; iqm
     is (point, lo, hi); prob is P(lib > SB3) with its interval, or None. learning.md and the README rows are both
     formatted from this, so one invocation prints one interval per case."""
-    np.random.seed(0)   # rliable's bootstrap draws from numpy's global generator: the table is reproducible
     stats = {}
     for case, (_, _, _, _, libs) in CASES.items():
         found = {lib: load(case, lib) for lib in libs}
@@ -327,7 +337,7 @@ def table(stats: dict) -> str:
     normalised = {}
     for case, (alg, env_id, steps, seeds, libs) in CASES.items():
         if not stats[case]:
-            lines.append(f"| {case} | {env_id} | {steps} | - | 0/{seeds} | not run yet | | | | |")
+            lines.append(f"| {case} | {env_id} | {steps} | - | 0/{seeds} | not run yet | | | {published(case)} | |")
             continue
         for lib in libs:
             if lib not in stats[case]:
@@ -336,7 +346,7 @@ def table(stats: dict) -> str:
             runs, x, (point, lo, hi), prob = stats[case][lib]
             shown = f"{prob[0]:.2f} [{prob[1]:.2f}, {prob[2]:.2f}]" if prob else ""
             verdict = verdict_of(prob) if prob else ""
-            anchor = ", ".join(f"{k} {v}" for k, v in ANCHORS.get(case, {}).items()) if lib == "sb3" else ""
+            anchor = published(case) if lib == next(iter(libs)) else ""   # beside derl's row, the one it is compared with
             commits = ", ".join(sorted({r["commit"] for r in runs}))
             lines.append(f"| {case} | {env_id} | {steps} | {lib} | {len(x)}/{seeds} | {point:.1f} [{lo:.1f}, "
                          f"{hi:.1f}] | {shown} | {verdict} | {anchor} | {commits} |")
