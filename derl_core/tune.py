@@ -25,6 +25,7 @@ import difflib
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -140,6 +141,12 @@ def storage_url(tune_dir: str, plan: dict) -> str:
     return plan.get("storage") or "sqlite:///" + os.path.abspath(os.path.join(tune_dir, DB))
 
 
+def shown(text: str) -> str:
+    """`text` (a storage URL, or a message quoting one) fit to print: the password of any `scheme://user:pass@`
+    written as ***. tune.json keeps the URL as given (`derl resume` connects with it)."""
+    return re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", str(text))
+
+
 def open_study(url: str, plan: dict, create: bool = False):
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -147,8 +154,8 @@ def open_study(url: str, plan: dict, create: bool = False):
     try:
         storage = optuna.storages.RDBStorage(url, **kwargs)
     except Exception as exc:
-        raise BadInput(f"--storage {printable(url)[:80]}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}") \
-            from None
+        raise BadInput(f"--storage {shown(printable(url))[:80]}: {type(exc).__name__}: "
+                       f"{shown(str(exc).splitlines()[0])[:120]}") from None
     sampler = optuna.samplers.TPESampler(seed=plan["seed"], n_startup_trials=plan["startup_trials"])
     pruner = optuna.pruners.MedianPruner(n_startup_trials=plan["startup_trials"],
                                          n_warmup_steps=plan["warmup_steps"])
@@ -360,7 +367,8 @@ def _execute(registry, tune_dir, plan, searches, address, echo):
     finally:
         stop_ray(temp, tune_dir)
     if interrupted:
-        echo(f"interrupted; the study is kept in {storage_url(tune_dir, plan)}; continue with: derl resume {tune_dir}")
+        echo(f"interrupted; the study is kept in {shown(storage_url(tune_dir, plan))}; continue with: "
+             f"derl resume {tune_dir}")
         import signal
         from .run.control import Interrupted
         raise Interrupted(signal.SIGINT)
@@ -493,7 +501,7 @@ def start(registry, alg: str, env_id: str, searches: list, fixed: dict, options:
         if plan["storage"] is not None:
             open_study(plan["storage"], plan, create=True)   # a bad URL fails before the directory exists
         rundir.create_run(tune_dir, plan, PLAN)
-    echo(f"tune of {plan['trials']} trials in {tune_dir} (study in {storage_url(tune_dir, plan)}; continue an "
+    echo(f"tune of {plan['trials']} trials in {tune_dir} (study in {shown(storage_url(tune_dir, plan))}; continue an "
          f"interrupted one with: derl resume {tune_dir})")
     return execute(registry, tune_dir, plan, address, echo)
 

@@ -150,6 +150,15 @@ def test_tune_refusals(extra, says, tmp_path):
     assert not (tmp_path / "t").exists()
 
 
+@pytest.mark.parametrize("url", ["bogus://derl:s3cret@db.example/study", "sqlite://derl:s3cret@/no/such/dir/x.db",
+                                 "postgresql+nosuchdriver://u:s3cret@localhost:1/x"])
+def test_a_bad_storage_url_is_one_line_that_does_not_print_its_password(url, tmp_path):
+    line = one_line_exit_2(invoke([*GOOD, "--search", "nsteps=int:8:64", "--storage", url,
+                                   "--logdir", tmp_path / "t"]))
+    assert "--storage" in line and "s3cret" not in line and "***@" in line, line
+    assert not (tmp_path / "t").exists()
+
+
 @pytest.mark.slow
 def test_tune_prunes_survives_ctrl_c_and_resumes_the_same_study(tmp_path):
     """4 trials, one at a time (so the outcome is reproducible): interrupted while the second trial trains,
