@@ -229,12 +229,54 @@ def launch(case: str, lib: str, seed: int, workdir: str):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", case, str(seed), out]
     else:
         out = os.path.join(workdir, f"{case}__{lib}__{seed}")
-        cmd = [DERL, alg, "--env-id", env_id, "--total-steps", str(steps), "--seed", str(seed), "--threads", "1",
-               "--eval-every", str(steps // EVALS), "--eval-episodes", str(EVAL_EPISODES), "--logdir", out,
-               *libs[lib]]
+        cmd = [DERL, *derl_argv(case, seed, out), *libs[lib]]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
     return proc, out
+
+
+def derl_argv(case: str, seed: int, out: str) -> list:
+    """derl's arguments for one run of `case`: its budget, one torch thread, the benchmark's evaluations."""
+    alg, env_id, steps, _, _ = CASES[case]
+    return [alg, "--env-id", env_id, "--total-steps", str(steps), "--seed", str(seed), "--threads", "1",
+            "--eval-every", str(steps // EVALS), "--eval-episodes", str(EVAL_EPISODES), "--logdir", out]
+
+
+def derl_curves(out: str) -> tuple:
+    """(evals, train): a derl run's (step, eval return) and (step, training episode return) from metrics.jsonl."""
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl")) if line.strip()]
+    return ([(r["step"], r["charts/eval_return"]) for r in rows if "charts/eval_return" in r],
+            [(r["step"], r["charts/episodic_return"]) for r in rows if "charts/episodic_return" in r])
+
+
+def score_of(evals: list, steps: int) -> float:
+    """A run's score: the mean of its evaluations in the last 10% of training."""
+    last = [v for s, v in evals if s >= 0.9 * steps]
+    return float(np.mean(last)) if last else float("nan")
+
+
+def run_all(todo: list, launch, finish, parallel: int, max_minutes):
+    """Run `todo`'s items, `parallel` at a time: launch(*item) -> (proc, out); when one ends,
+    finish(*item, proc, out, started, commit). No launch after `max_minutes`; Ctrl-C kills the
+    runs in flight."""
+    workdir = tempfile.mkdtemp(prefix="derl-learning-")
+    began, running = time.time(), []
+    try:
+        while todo or running:
+            late = max_minutes is not None and time.time() - began > 60 * max_minutes
+            while todo and not late and len(running) < parallel:
+                item = todo.pop(0)
+                running.append((item, *launch(*item, workdir), time.time(), commit()))   # the code it runs
+            if late and not running:
+                break
+            time.sleep(2)
+            for entry in [r for r in running if r[1].poll() is not None]:
+                running.remove(entry)
+                finish(*entry[0], *entry[1:])
+    finally:
+        for entry in running:
+            entry[1].kill()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def finish(case: str, lib: str, seed: int, proc, out: str, started: float, code: str):
@@ -247,12 +289,9 @@ def finish(case: str, lib: str, seed: int, proc, out: str, started: float, code:
         data = json.load(open(out))
         evals, train = data["evals"], data["train"]
     else:
-        rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl")) if line.strip()]
-        evals = [(r["step"], r["charts/eval_return"]) for r in rows if "charts/eval_return" in r]
-        train = [(r["step"], r["charts/episodic_return"]) for r in rows if "charts/episodic_return" in r]
-    last = [v for s, v in evals if s >= 0.9 * steps]
+        evals, train = derl_curves(out)
     result = {"case": case, "library": lib, "seed": seed, "steps": steps, "commit": code,
-              "score": float(np.mean(last)) if last else float("nan"), "evals": evals,
+              "score": score_of(evals, steps), "evals": evals,
               "train": thin(train, 400), "seconds": round(time.time() - started, 1),
               "date": time.strftime("%Y-%m-%d %H:%M")}
     tmp = stored(case, lib, seed) + ".tmp"
@@ -449,25 +488,7 @@ def main():
     todo = [] if args.table else [
         (case, lib, seed) for case, (_, _, _, seeds, libs) in CASES.items() if args.only is None or case in args.only
         for seed in range(seeds) for lib in libs if not os.path.exists(stored(case, lib, seed))]
-    workdir = tempfile.mkdtemp(prefix="derl-learning-")
-    began, running = time.time(), []
-    try:
-        while todo or running:
-            late = args.max_minutes is not None and time.time() - began > 60 * args.max_minutes
-            while todo and not late and len(running) < args.parallel:
-                case, lib, seed = todo.pop(0)
-                proc, out = launch(case, lib, seed, workdir)
-                running.append((case, lib, seed, proc, out, time.time(), commit()))   # the code it runs
-            if late and not running:
-                break
-            time.sleep(2)
-            for item in [r for r in running if r[3].poll() is not None]:
-                running.remove(item)
-                finish(*item)
-    finally:
-        for item in running:
-            item[3].kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+    run_all(todo, launch, finish, args.parallel, args.max_minutes)
     for case in CASES:
         plot(case)
     stats = case_stats()

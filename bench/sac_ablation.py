@@ -83,12 +83,9 @@ def stored(variant: str, seed: int) -> str:
 
 
 def launch(variant: str, seed: int, workdir: str):
-    _, env_id, steps, _, _ = learning.CASES[CASE]
     out = os.path.join(workdir, f"{variant}__{seed}")
-    argv = ["sac", "--env-id", env_id, "--total-steps", str(steps), "--seed", str(seed), "--threads", "1",
-            "--eval-every", str(steps // learning.EVALS), "--eval-episodes", str(learning.EVAL_EPISODES),
-            "--logdir", out]
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", variant, *argv],
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", variant,
+                             *learning.derl_argv(CASE, seed, out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
     return proc, out
@@ -100,11 +97,9 @@ def finish(variant, seed, proc, out, started, code):
         print(f"{variant} seed {seed} failed ({proc.returncode}): {err.strip()[-500:]}", file=sys.stderr, flush=True)
         return
     steps = learning.CASES[CASE][2]
-    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl")) if line.strip()]
-    evals = [(r["step"], r["charts/eval_return"]) for r in rows if "charts/eval_return" in r]
-    last = [v for s, v in evals if s >= 0.9 * steps]
+    evals, _ = learning.derl_curves(out)
     result = {"case": CASE, "variant": variant, "seed": seed, "steps": steps, "commit": code,
-              "score": float(np.mean(last)) if last else float("nan"), "evals": evals,
+              "score": learning.score_of(evals, steps), "evals": evals,
               "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
     with open(stored(variant, seed) + ".tmp", "w") as f:
         json.dump(result, f)
@@ -164,24 +159,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     todo = [] if args.table else [(v, s) for s in range(seeds) for v in VARIANTS
                                   if (args.only is None or v in args.only) and not os.path.exists(stored(v, s))]
-    workdir = tempfile.mkdtemp(prefix="derl-sac-ablation-")
-    began, running = time.time(), []
-    try:
-        while todo or running:
-            late = args.max_minutes is not None and time.time() - began > 60 * args.max_minutes
-            while todo and not late and len(running) < args.parallel:
-                variant, seed = todo.pop(0)
-                proc, out = launch(variant, seed, workdir)
-                running.append((variant, seed, proc, out, time.time(), learning.commit()))   # the code it runs
-            if late and not running:
-                break
-            time.sleep(2)
-            for item in [r for r in running if r[2].poll() is not None]:
-                running.remove(item)
-                finish(*item)
-    finally:
-        for item in running:
-            item[2].kill()
+    learning.run_all(todo, launch, finish, args.parallel, args.max_minutes)
     text = table(seeds)
     with open(TABLE, "w") as f:
         f.write(text)
