@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -257,8 +258,9 @@ def score_of(evals: list, steps: int) -> float:
 
 def run_all(todo: list, launch, finish, parallel: int, max_minutes):
     """Run `todo`'s items, `parallel` at a time: launch(*item) -> (proc, out); when one ends,
-    finish(*item, proc, out, started, commit). No launch after `max_minutes`; Ctrl-C kills the
-    runs in flight."""
+    finish(*item, proc, out, started, commit). No launch after `max_minutes`; Ctrl-C or a SIGTERM
+    kills the runs in flight (none is left running)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))   # unwinds to the finally below
     workdir = tempfile.mkdtemp(prefix="derl-learning-")
     began, running = time.time(), []
     try:
@@ -482,7 +484,7 @@ def main():
     if args.smoke and not SMOKE:
         env = dict(os.environ, DERL_LEARNING_SMOKE=str(args.smoke),
                    DERL_LEARNING_STORE=tempfile.mkdtemp(prefix="derl-learning-smoke-"))
-        raise SystemExit(subprocess.run([sys.executable, *sys.argv], env=env).returncode)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)   # one process: a signal reaches the pool
     if args.child:
         sb3_child(args.child[0], int(args.child[1]), args.child[2])
         return

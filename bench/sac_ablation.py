@@ -154,7 +154,7 @@ def main():
     if args.smoke and not learning.SMOKE:
         env = dict(os.environ, DERL_LEARNING_SMOKE=str(args.smoke),
                    DERL_LEARNING_STORE=tempfile.mkdtemp(prefix="derl-sac-ablation-smoke-"))
-        raise SystemExit(subprocess.run([sys.executable, *sys.argv], env=env).returncode)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)   # one process: a signal reaches the pool
     seeds = args.seeds or learning.CASES[CASE][3]
     os.makedirs(OUT, exist_ok=True)
     todo = [] if args.table else [(v, s) for s in range(seeds) for v in VARIANTS
