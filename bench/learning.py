@@ -76,6 +76,7 @@ if SMOKE:
     RESULTS = STORE = os.environ["DERL_LEARNING_STORE"]
     for _case, (_alg, _env, _steps, _, _libs) in list(CASES.items()):
         CASES[_case] = (_alg, _env, max(EVALS * 64, int(_steps * SMOKE)), 2, _libs)
+    EVAL_EPISODES = 2   # a smoke run tests the script; full-length evaluations would dominate its time
 MISMATCHES = [
     "PPO value clipping: derl takes max(unclipped, clipped) squared errors (CleanRL); SB3 clips the prediction "
     "and takes its squared error only.",
