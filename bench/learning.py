@@ -282,6 +282,20 @@ def run_all(todo: list, launch, finish, parallel: int, max_minutes):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def store_json(path: str, obj) -> None:
+    """Write a finished run's record whole or not at all (an interrupted write never leaves a half file)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f)
+    os.replace(path + ".tmp", path)
+
+
+def smoke_reexec(smoke: float, prefix: str) -> None:
+    """--smoke: become this same command with every budget scaled and the store in a fresh temporary folder
+    (execve, not a child process, so a signal reaches the run pool)."""
+    env = dict(os.environ, DERL_LEARNING_SMOKE=str(smoke), DERL_LEARNING_STORE=tempfile.mkdtemp(prefix=prefix))
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def finish(case: str, lib: str, seed: int, proc, out: str, started: float, code: str):
     _, err = proc.communicate()
     if proc.returncode != 0:
@@ -297,10 +311,7 @@ def finish(case: str, lib: str, seed: int, proc, out: str, started: float, code:
               "score": score_of(evals, steps), "evals": evals,
               "train": thin(train, 400), "seconds": round(time.time() - started, 1),
               "date": time.strftime("%Y-%m-%d %H:%M")}
-    tmp = stored(case, lib, seed) + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f)
-    os.replace(tmp, stored(case, lib, seed))
+    store_json(stored(case, lib, seed), result)
     print(f"{case} {lib} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
 
 
@@ -483,9 +494,7 @@ def main():
                     help="a fraction of every budget, 2 seeds, stored in a temporary folder (tests the script)")
     args = ap.parse_args()
     if args.smoke and not SMOKE:
-        env = dict(os.environ, DERL_LEARNING_SMOKE=str(args.smoke),
-                   DERL_LEARNING_STORE=tempfile.mkdtemp(prefix="derl-learning-smoke-"))
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)   # one process: a signal reaches the pool
+        smoke_reexec(args.smoke, "derl-learning-smoke-")
     if args.child:
         sb3_child(args.child[0], int(args.child[1]), args.child[2])
         return

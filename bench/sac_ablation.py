@@ -28,7 +28,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -101,9 +100,7 @@ def finish(variant, seed, proc, out, started, code):
     result = {"case": CASE, "variant": variant, "seed": seed, "steps": steps, "commit": code,
               "score": learning.score_of(evals, steps), "evals": evals,
               "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
-    with open(stored(variant, seed) + ".tmp", "w") as f:
-        json.dump(result, f)
-    os.replace(stored(variant, seed) + ".tmp", stored(variant, seed))
+    learning.store_json(stored(variant, seed), result)
     print(f"{variant} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
 
 
@@ -152,9 +149,7 @@ def main():
         child(args.child[0], args.child[1:])
         return
     if args.smoke and not learning.SMOKE:
-        env = dict(os.environ, DERL_LEARNING_SMOKE=str(args.smoke),
-                   DERL_LEARNING_STORE=tempfile.mkdtemp(prefix="derl-sac-ablation-smoke-"))
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)   # one process: a signal reaches the pool
+        learning.smoke_reexec(args.smoke, "derl-sac-ablation-smoke-")
     seeds = args.seeds or learning.CASES[CASE][3]
     os.makedirs(OUT, exist_ok=True)
     todo = [] if args.table else [(v, s) for s in range(seeds) for v in VARIANTS
