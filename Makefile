@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 STAMP  := $(VENV)/.derl-installed
 
-.PHONY: setup demo test bench bench-learning bench-dqn-ablation bench-sac-ablation clean
+.PHONY: setup demo test bench bench-learning bench-dqn-ablation bench-sac-ablation bench-ppo-ablation clean
 
 setup: $(STAMP)
 
@@ -44,10 +44,14 @@ bench-learning: $(STAMP)
 bench-dqn-ablation: $(STAMP)
 	$(PY) bench/dqn_ablation.py --seeds 5 --parallel 2
 
-# SAC HalfCheetah-v5: the suspects of its gap to SB3 one at a time, 5 seeds, resumable: bench/results/sac_ablation.md
+# The suspects of a gap to SB3 one at a time, 5 seeds, resumable: bench/results/ablation-CASE.md
 bench-sac-ablation: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) bench/sac_ablation.py --parallel 2
+	$(PY) bench/ablation.py --case sac-halfcheetah --parallel 2
+
+bench-ppo-ablation: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) bench/ablation.py --case ppo-hopper --parallel 2
 
 clean:
 	rm -rf $(VENV) runs build

@@ -1,13 +1,14 @@
-"""SAC on HalfCheetah-v5 100k: the suspects of a gap to SB3 one at a time (issue 18, "close every gap").
+"""The suspects of a gap to SB3, one at a time, on the case that shows it (issue 18, "close every gap").
 
-    python bench/sac_ablation.py [--parallel 2] [--seeds 5] [--max-minutes M] [--only VARIANT ...] [--table]
-    python bench/sac_ablation.py --smoke 0.02        # every budget scaled, 2 seeds, stored in a temporary folder
+    python bench/ablation.py --case CASE [--parallel 2] [--seeds 5] [--max-minutes M] [--only VARIANT ...] [--table]
+    python bench/ablation.py --case CASE --smoke 0.02   # every budget scaled, 2 seeds, stored in a temporary folder
 
-The learning benchmark (bench/learning.py) finds derl's SAC at or above SB3's on Hopper-v5 but below it, so
-far, on HalfCheetah-v5. What a flag cannot match between the two (learning.md, "What the settings cannot
-match") are the suspects; each variant here is derl with one of them made SB3's, in a child process that patches
-derl_sac before derl's own CLI runs (bench code only: derl gains no knob for it):
+Where the learning benchmark (bench/learning.py) finds derl's IQM below SB3's, what a flag cannot match between
+the two (learning.md, "What the settings cannot match") are the suspects. Each variant is derl with one of them
+made SB3's: a patch applied in a child process before derl's own CLI runs (bench code only: derl gains no knob
+for it), or a flag derl already has.
 
+sac-halfcheetah (SAC, HalfCheetah-v5 100k; about 35-40 min a run here):
 * sb3-log-prob: the tanh correction log(1 - tanh(u)^2 + 1e-6), SB3's form, instead of derl's exact
   2 (log 2 - u - softplus(-2u)). The 1e-6 floors the correction where actions saturate, so it can change how
   hard the actor pushes to the bounds (HalfCheetah's best gaits sit there).
@@ -15,11 +16,18 @@ derl_sac before derl's own CLI runs (bench code only: derl gains no knob for it)
   actor), then the critic with the new temperature, then the actor; derl's is critic, actor, temperature.
 * both.
 
-derl's default and SB3 are the learning benchmark's own stored runs of sac-halfcheetah (same flags, same seeds,
-same metric), not run again. A finished (variant, seed) is stored at once in bench/results/sac_ablation/ with the
+ppo-hopper (PPO, Hopper-v5 1M; about 25-30 min a run here):
+* sb3-value-clip: SB3's clipped value loss, the squared error of the value clipped to old +- clip only, instead
+  of derl's (CleanRL's) larger of the clipped and unclipped errors. SB3's form has no gradient where the value
+  moved past the clip range, so under the one global grad-norm clip the policy's share of each step is larger.
+* no-value-clip: no value clipping at all (derl's --no-clip-value-loss; Andrychowicz et al. 2021 found it
+  does not help).
+
+derl's default and SB3 are the learning benchmark's own stored runs of the case (same flags, same seeds, same
+metric), not run again. A finished (variant, seed) is stored at once in bench/results/ablation/CASE/ with the
 commit it ran on, seeds in rounds (every variant's seed 0, then seed 1, ...); the next invocation runs only what
 is missing. The table (IQM with a 95% stratified-bootstrap interval, P(variant > derl's default) and
-P(variant > SB3), rliable) is rebuilt into bench/results/sac_ablation.md. About 35-40 min a run here. Never in CI.
+P(variant > SB3), rliable) is rebuilt into bench/results/ablation-CASE.md. Never in CI.
 """
 from __future__ import annotations
 
@@ -32,13 +40,23 @@ import time
 
 import numpy as np
 
-import learning   # bench/learning.py: the case, its metric, its stored runs and its statistics
+import learning   # bench/learning.py: the cases, their metric, their stored runs and their statistics
 
-CASE = "sac-halfcheetah"
-VARIANTS = {"sb3-log-prob": ("log_prob",), "temperature-first": ("order",), "both": ("log_prob", "order")}
-OUT = os.path.join(learning.STORE, "sac_ablation") if learning.SMOKE else \
-    os.path.join(learning.RESULTS, "sac_ablation")
-TABLE = os.path.join(learning.RESULTS, "sac_ablation.md")
+# case -> variant -> (patches applied in the child, extra derl flags)
+ABLATIONS = {
+    "sac-halfcheetah": {"sb3-log-prob": (("log_prob",), []), "temperature-first": (("order",), []),
+                        "both": (("log_prob", "order"), [])},
+    "ppo-hopper": {"sb3-value-clip": (("value_clip",), []), "no-value-clip": ((), ["--no-clip-value-loss"])},
+}
+TITLES = {"sac-halfcheetah": "SAC on HalfCheetah-v5", "ppo-hopper": "PPO on Hopper-v5"}
+
+
+def out_dir(case: str) -> str:
+    return os.path.join(learning.STORE if learning.SMOKE else learning.RESULTS, "ablation", case)
+
+
+def table_path(case: str) -> str:
+    return os.path.join(learning.RESULTS, f"ablation-{case}.md")
 
 
 # ------------------------------------------------------------------------------------------- the child: patch, run
@@ -65,53 +83,76 @@ def temperature_first(alg_class):
     return build
 
 
-def child(variant: str, argv: list):
-    import derl_sac.sac as sac
-    from derl_core.cli import main as derl_main
-    if "log_prob" in VARIANTS[variant]:
+def sb3_value_error(values, old_values, targets, clip=None):
+    """SB3's PPO value error: with a clip range, the squared error of the clipped values only."""
+    if clip is not None:
+        values = old_values + (values - old_values).clamp(-clip, clip)
+    return (values - targets).pow(2)
+
+
+def patch(name: str):
+    if name == "log_prob":
+        import derl_sac.sac as sac
         sac.squashed_log_prob = sb3_log_prob      # Actor.sample looks it up in the module at each call
-    if "order" in VARIANTS[variant]:
+    elif name == "order":
+        import derl_sac.sac as sac
         sac.Alg = temperature_first(sac.Alg)      # SACFactory.build looks Alg up in the module
+    elif name == "value_clip":
+        import derl_ppo.ppo as ppo
+        ppo.value_error = sb3_value_error         # PPOLoss looks it up in the module at each call
+    else:
+        raise KeyError(name)
+
+
+def child(case: str, variant: str, argv: list):
+    from derl_core.cli import main as derl_main
+    for name in ABLATIONS[case][variant][0]:
+        patch(name)
     sys.argv = ["derl", *argv]
     derl_main()
 
 
 # ---------------------------------------------------------------------------------------------- the parent
-def stored(variant: str, seed: int) -> str:
-    return os.path.join(OUT, f"{variant}__seed{seed}.json")
+def stored(case: str, variant: str, seed: int) -> str:
+    return os.path.join(out_dir(case), f"{variant}__seed{seed}.json")
 
 
-def launch(variant: str, seed: int, workdir: str):
-    out = os.path.join(workdir, f"{variant}__{seed}")
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", variant,
-                             *learning.derl_argv(CASE, seed, out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
-    return proc, out
+def launcher(case: str):
+    def launch(variant: str, seed: int, workdir: str):
+        out = os.path.join(workdir, f"{variant}__{seed}")
+        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", case, variant,
+                                 *learning.derl_argv(case, seed, out), *ABLATIONS[case][variant][1]],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, OMP_NUM_THREADS="1"))
+        return proc, out
+    return launch
 
 
-def finish(variant, seed, proc, out, started, code):
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        print(f"{variant} seed {seed} failed ({proc.returncode}): {err.strip()[-500:]}", file=sys.stderr, flush=True)
-        return
-    steps = learning.CASES[CASE][2]
-    evals, _ = learning.derl_curves(out)
-    result = {"case": CASE, "variant": variant, "seed": seed, "steps": steps, "commit": code,
-              "score": learning.score_of(evals, steps), "evals": evals,
-              "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
-    learning.store_json(stored(variant, seed), result)
-    print(f"{variant} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
+def finisher(case: str):
+    def finish(variant, seed, proc, out, started, code):
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            print(f"{variant} seed {seed} failed ({proc.returncode}): {err.strip()[-500:]}", file=sys.stderr,
+                  flush=True)
+            return
+        steps = learning.CASES[case][2]
+        evals, _ = learning.derl_curves(out)
+        result = {"case": case, "variant": variant, "seed": seed, "steps": steps, "commit": code,
+                  "score": learning.score_of(evals, steps), "evals": evals,
+                  "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
+        learning.store_json(stored(case, variant, seed), result)
+        print(f"{variant} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
+    return finish
 
 
-def table(seeds: int) -> str:
-    rows = {"derl (default)": learning.load(CASE, "derl"), "sb3": learning.load(CASE, "sb3")}
-    rows.update({v: [json.load(open(stored(v, s))) for s in range(seeds) if os.path.exists(stored(v, s))]
-                 for v in VARIANTS})
+def table(case: str, seeds: int) -> str:
+    rows = {"derl (default)": learning.load(case, "derl"), "sb3": learning.load(case, "sb3")}
+    rows.update({v: [json.load(open(stored(case, v, s))) for s in range(seeds) if os.path.exists(stored(case, v, s))]
+                 for v in ABLATIONS[case]})
     scores = {name: np.array([[r["score"]] for r in runs]) for name, runs in rows.items() if runs}
-    lines = [f"# SAC on HalfCheetah-v5 ({learning.CASES[CASE][2]} steps): the suspects of the gap to SB3",
+    lines = [f"# {TITLES[case]} ({learning.CASES[case][2]} steps): the suspects of the gap to SB3",
              "", "Score and intervals as in learning.md (its derl and SB3 runs are the first two rows). Variants: "
-             "bench/sac_ablation.py.", "",
+             "bench/ablation.py.", "",
              "| variant | seeds | IQM [95% CI] | P(> derl default) | P(> SB3) | per seed | commits |",
              "|-|-|-|-|-|-|-|"]
     for name, runs in rows.items():
@@ -122,7 +163,7 @@ def table(seeds: int) -> str:
         point, lo, hi = learning.iqm_ci(x)
         probs = []
         for other in ("derl (default)", "sb3"):
-            if other == name or other not in scores:
+            if other == name or other not in scores or len(x) < 2 or len(scores[other]) < 2:
                 probs.append("")
                 continue
             p, plo, phi = learning.improvement(x, scores[other])
@@ -136,9 +177,10 @@ def table(seeds: int) -> str:
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--case", choices=list(ABLATIONS))
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the case's, 5)")
-    ap.add_argument("--only", nargs="+", choices=list(VARIANTS))
+    ap.add_argument("--only", nargs="+")
     ap.add_argument("--max-minutes", type=float, default=None, help="launch no new run after M minutes")
     ap.add_argument("--table", action="store_true", help="only rebuild the table from what is stored")
     ap.add_argument("--smoke", type=float, default=None,
@@ -146,17 +188,23 @@ def main():
     ap.add_argument("--child", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], args.child[1:])
+        child(args.child[0], args.child[1], args.child[2:])
         return
+    case = args.case
+    if case is None:
+        ap.error(f"--case is required (one of {', '.join(ABLATIONS)})")
+    unknown = sorted(set(args.only or []) - set(ABLATIONS[case]))
+    if unknown:
+        ap.error(f"--only: {', '.join(unknown)} not a variant of {case} (choose from {', '.join(ABLATIONS[case])})")
     if args.smoke and not learning.SMOKE:
-        learning.smoke_reexec(args.smoke, "derl-sac-ablation-smoke-")
-    seeds = args.seeds or learning.CASES[CASE][3]
-    os.makedirs(OUT, exist_ok=True)
-    todo = [] if args.table else [(v, s) for s in range(seeds) for v in VARIANTS
-                                  if (args.only is None or v in args.only) and not os.path.exists(stored(v, s))]
-    learning.run_all(todo, launch, finish, args.parallel, args.max_minutes)
-    text = table(seeds)
-    with open(TABLE, "w") as f:
+        learning.smoke_reexec(args.smoke, f"derl-ablation-{case}-smoke-")
+    seeds = args.seeds or learning.CASES[case][3]
+    os.makedirs(out_dir(case), exist_ok=True)
+    todo = [] if args.table else [(v, s) for s in range(seeds) for v in ABLATIONS[case]
+                                  if (args.only is None or v in args.only) and not os.path.exists(stored(case, v, s))]
+    learning.run_all(todo, launcher(case), finisher(case), args.parallel, args.max_minutes)
+    text = table(case, seeds)
+    with open(table_path(case), "w") as f:
         f.write(text)
     print(text)
 

@@ -8,6 +8,16 @@ from derl_core import (Alg, EnvRunner, Factory, OnPolicyData, Trainer, actor_cri
                        linear_or_constant)
 
 
+def value_error(values, old_values, targets, clip=None):
+    """Squared error of the new values; with a clip range, the larger of it and the error of the values clipped
+    to old_values +- clip (CleanRL's and OpenAI baselines' form; SB3 takes the clipped error only)."""
+    error = (values - targets).pow(2)
+    if clip is None:
+        return error
+    clipped = old_values + (values - old_values).clamp(-clip, clip)
+    return torch.max(error, (clipped - targets).pow(2))
+
+
 class PPOLoss:
     def __init__(self, policy, clip_range, value_coef, entropy_coef, clip_value_loss=True,
                  normalize_advantages=True, clock=lambda: 0):
@@ -28,11 +38,7 @@ class PPOLoss:
                                 -advantages * ratio.clamp(1 - clip, 1 + clip)).mean()
 
         targets, old_values = batch.value_targets, batch.values
-        value_loss = (new.values - targets).pow(2)
-        if self.clip_value_loss:
-            clipped = old_values + (new.values - old_values).clamp(-clip, clip)
-            value_loss = torch.max(value_loss, (clipped - targets).pow(2))
-        value_loss = 0.5 * value_loss.mean()
+        value_loss = 0.5 * value_error(new.values, old_values, targets, clip if self.clip_value_loss else None).mean()
 
         entropy = new.entropy.mean()
         loss = policy_loss + self.value_coef * value_loss - self.entropy_coef * entropy
