@@ -18,7 +18,7 @@ HYPERPARAMETERS = [
     hp("adam_eps", float, "Adam epsilon", 1e-5, 0, None),
     hp("clip_range", float, "surrogate clip range", 0.1, 0, None, atari=0.1, mujoco=0.2, classic=0.2),
     hp("anneal_clip_range", bool, "anneal the clip range linearly to 0", False, classic=True),
-    hp("clip_value_loss", bool, "clip the value loss with the clip range", True, classic=False),
+    hp("clip_value_loss", bool, "clip the value loss with the clip range", True, mujoco=False, classic=False),
     hp("value_coef", float, "value loss coefficient", 0.5, 0, None),
     hp("entropy_coef", float, "entropy bonus coefficient", 0.01, 0, None, atari=0.01, mujoco=0.0, classic=0.0),
     hp("max_grad_norm", float, "global grad-norm clip (0: off)", 0.5, 0, None),
