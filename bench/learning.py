@@ -22,7 +22,7 @@
   ran on; the next invocation runs only what is missing, in the fixed order (case by case, seed by seed);
   `--max-minutes` stops launching new runs after M minutes. Two runs at a time, one torch thread each. The
   table (bench/results/learning.md) and one PNG per case (eval mean with a 95% band over seeds; training
-  returns) are rebuilt from what is stored. When a default a case runs changes, the case's revision (REVISIONS)
+  returns) are rebuilt from what is stored. When a default a case runs changes, the case's revision (one more CHANGES entry)
   is bumped: its older runs stay stored and are listed as superseded, and the case is run again.
 """
 from __future__ import annotations
@@ -61,10 +61,9 @@ CASES = {
 }
 # A case's revision is bumped when a derl default it runs changes (and with it SB3's matched settings): the stored
 # runs of an older revision stay in the store under their own name, leave the table for its "Superseded" section,
-# and the case is run again. Revision 1 has no suffix in the store.
-REVISIONS = {"ppo-hopper": 2, "ppo-halfcheetah": 2, "ppo-walker2d": 2}
-CHANGES = {("ppo-hopper", 2): "MuJoCo PPO without value clipping (bench/results/ablation-ppo-hopper.md)",
-           ("ppo-halfcheetah", 2): "MuJoCo PPO without value clipping", ("ppo-walker2d", 2): "MuJoCo PPO without value clipping"}
+# and the case is run again. A case's revision is 1 + its changes; revision 1 has no suffix in the store.
+NO_VALUE_CLIP = "MuJoCo PPO without value clipping (bench/results/ablation-ppo-hopper.md)"
+CHANGES = {"ppo-hopper": [NO_VALUE_CLIP], "ppo-halfcheetah": [NO_VALUE_CLIP], "ppo-walker2d": [NO_VALUE_CLIP]}
 MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
 EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
 # random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
@@ -111,7 +110,7 @@ def commit() -> str:
 
 
 def revision(case: str) -> int:
-    return REVISIONS.get(case, 1)
+    return 1 + len(CHANGES.get(case, []))
 
 
 def stored(case: str, lib: str, seed: int, rev: int | None = None) -> str:
@@ -446,8 +445,8 @@ def table(stats: dict) -> str:
 def superseded() -> list:
     """The table's section on the runs of older revisions: what changed since, and their IQMs then."""
     rows = []
-    for case, rev in REVISIONS.items():
-        for old in range(1, rev):
+    for case, changes in CHANGES.items():
+        for old, change in enumerate(changes, 1):
             for lib in CASES[case][4]:
                 runs = load(case, lib, old)
                 if runs:
@@ -455,7 +454,7 @@ def superseded() -> list:
                     commits = ", ".join(sorted({r["commit"] for r in runs}))
                     per_seed = ", ".join(f"{r['score']:.0f}" for r in runs)
                     rows.append(f"| {case} | {old} | {lib} | {len(runs)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | "
-                                f"{per_seed} | {CHANGES[case, old + 1]} | {commits} |")
+                                f"{per_seed} | {change} | {commits} |")
     if not rows:
         return []
     return ["", "## Superseded runs", "", "Runs of an older revision of the case's settings: kept, out of the table "
@@ -489,9 +488,11 @@ def plot(case: str):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     rng = np.random.default_rng(0)
     drawn = False
-    rev = next((r for r in range(revision(case), 0, -1) if any(load(case, lib, r) for lib in libs)), 1)
-    for lib in libs:
-        runs = load(case, lib, rev)   # the newest revision with runs (a superseded one says so in the title)
+    for rev in range(revision(case), 0, -1):   # the newest revision with runs (a superseded one says so in the title)
+        found = {lib: load(case, lib, rev) for lib in libs}
+        if any(found.values()):
+            break
+    for lib, runs in found.items():
         if not runs:
             continue
         drawn = True
