@@ -435,11 +435,25 @@ def table(stats: dict) -> str:
         lines.append(f"* P(derl > SB3) averaged over cases: {p:.2f} [{plo:.2f}, {phi:.2f}]")
     else:
         lines.append("No case has all its seeds for both libraries yet.")
+    lines += adopted(stats)
     lines += superseded()
     lines += ["", "## What the settings cannot match", ""] + [f"* {m}" for m in MISMATCHES]
     lines += ["", "Curves: " + ", ".join(f"[{c}](learning-{c}.png)" for c in CASES
                                          if os.path.exists(os.path.join(RESULTS, f"learning-{c}.png")))]
     return "\n".join(lines) + "\n"
+
+
+def adopted(stats: dict) -> list:
+    """The table's note on runs it took from another store (a record with a "source"): an ablation variant whose
+    code and flags are exactly a case's current revision, run before the revision existed."""
+    rows = [f"* {case} {lib} seed {r['seed']}: {r['source']} (commit {r['commit']}; no training curve)"
+            for case, libs in stats.items() for lib, (runs, *_) in libs.items() for r in runs if r.get("source")]
+    if not rows:
+        return []
+    return ["", "## Runs taken from an ablation", "", "Their code and flags are the case's current revision (the "
+            "revision made the ablation's flag the default; nothing else in derl_core or plugins changed between), "
+            "and derl's seeded CPU runs are deterministic: the revision's own seeds 0 and 1 reproduced the "
+            "ablation's to the last digit of every evaluation.", "", *rows]
 
 
 def superseded() -> list:
