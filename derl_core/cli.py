@@ -334,7 +334,8 @@ def tune_cmd(ctx: typer.Context):
     [--ray-address ADDR] [--logdir DIR] [--set NAME=VALUE] [--HYPERPARAMETER VALUE ...] [--eval-every STEPS]
     [--eval-episodes K]. DIST: int:LO:HI, float:LO:HI, log:LO:HI or choice:A,B,... Each trial is K normal runs
     in the tune directory, pruned on charts/eval_return; the study is kept in TUNEDIR/study.db (or --storage);
-    'derl resume TUNEDIR' continues it. See docs/tune.md."""
+    'derl resume TUNEDIR' continues it (a --storage password is not kept: DERL_TUNE_STORAGE=URL derl resume
+    TUNEDIR). See docs/tune.md."""
     args = list(ctx.args)
     if not args or args[0] in ("-h", "--help"):
         print(tune_cmd.__doc__.strip())

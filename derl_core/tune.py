@@ -15,7 +15,8 @@ own trainable, checkpoint and log-directory layout beside derl's run directory a
 ask/tell each trial stays a derl run that `derl resume` and `derl eval` understand.
 
 The study lives in a database: SQLite in the tune directory (study.db) by default, --storage URL for one that
-other machines join (each machine runs `derl tune` with the same --storage and its own --logdir). `derl resume
+other machines join (each machine runs `derl tune` with the same --storage and its own --logdir; tune.json keeps
+the URL with its password as ***, and `derl resume` takes the whole URL from $DERL_TUNE_STORAGE). `derl resume
 TUNEDIR` continues the study: finished trials are kept, an interrupted one continues its runs from their
 checkpoints. At the end: results.md / results.json (trials ranked, pruned ones marked), the best configuration
 as a `derl ALG ...` command, and optimisation-history and parameter-importance figures (PNG)."""
@@ -137,13 +138,28 @@ def check_plan(registry, plan: dict, searches: list):
 
 
 # ---------------------------------------------------------------------------------------------- the study
-def storage_url(tune_dir: str, plan: dict) -> str:
-    return plan.get("storage") or "sqlite:///" + os.path.abspath(os.path.join(tune_dir, DB))
+STORAGE_ENV = "DERL_TUNE_STORAGE"   # the whole --storage URL, password included, for `derl resume`
+
+
+def storage_url(tune_dir: str, plan: dict, given: str | None = None) -> str:
+    """The URL the study is opened with. tune.json keeps --storage with its password as *** (no secret on disk):
+    the password comes from `given` (the --storage of this invocation) or, on resume, from $DERL_TUNE_STORAGE;
+    either must be the kept URL once its password is hidden."""
+    kept = plan.get("storage")
+    if kept is None:
+        return "sqlite:///" + os.path.abspath(os.path.join(tune_dir, DB))
+    if ":***@" not in kept:   # no password (or a tune.json of derl <= 0.2.0, which kept it)
+        return kept
+    for url in (given, os.environ.get(STORAGE_ENV)):
+        if url and shown(url) == kept:
+            return url
+    raise BadInput(f"the study's storage {printable(kept)[:80]} needs its password, which tune.json does not keep: "
+                   f"set {STORAGE_ENV} to the whole URL")
 
 
 def shown(text: str) -> str:
-    """`text` (a storage URL, or a message quoting one) fit to print: the password of any `scheme://user:pass@`
-    written as ***. tune.json keeps the URL as given (`derl resume` connects with it)."""
+    """`text` (a storage URL, or a message quoting one) fit to print or to keep: the password of any
+    `scheme://user:pass@` written as ***."""
     return re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", str(text))
 
 
@@ -292,21 +308,22 @@ def is_tune(path: str) -> bool:
     return os.path.isfile(os.path.join(path, PLAN)) and not os.path.islink(os.path.join(path, PLAN))
 
 
-def execute(registry, tune_dir: str, plan: dict, address: str | None, echo=print):
+def execute(registry, tune_dir: str, plan: dict, address: str | None, echo=print, storage: str | None = None):
     from .run.fence import Lock
     spec = registry.algorithm(plan["algorithm"])
     searches = parse_searches(spec, plan["searches"], plan["fixed"])   # a plan read back is checked again
     check_plan(registry, plan, searches)
     from .run.record import resolve_options
     resolve_options(plan["options"], where=os.path.join(tune_dir, PLAN))
+    url = storage_url(tune_dir, plan, storage)   # a missing password fails before the lock is taken
     with Lock(tune_dir, "tune"):
-        return _execute(registry, tune_dir, plan, searches, address, echo)
+        return _execute(registry, tune_dir, plan, searches, address, echo, url)
 
 
-def _execute(registry, tune_dir, plan, searches, address, echo):
+def _execute(registry, tune_dir, plan, searches, address, echo, url):
     import optuna
     from optuna.trial import TrialState
-    study = open_study(storage_url(tune_dir, plan), plan, create=True)
+    study = open_study(url, plan, create=True)
     known = len(study.get_trials(deepcopy=False))
     if known:   # a resumed (or joined) study: a sampler seeded afresh would draw its first points again
         study.sampler = optuna.samplers.TPESampler(seed=plan["seed"] + known, n_startup_trials=plan["startup_trials"])
@@ -367,8 +384,8 @@ def _execute(registry, tune_dir, plan, searches, address, echo):
     finally:
         stop_ray(temp, tune_dir)
     if interrupted:
-        echo(f"interrupted; the study is kept in {shown(storage_url(tune_dir, plan))}; continue with: "
-             f"derl resume {tune_dir}")
+        secret = f"{STORAGE_ENV}=URL " if shown(url) != url else ""   # its password is not in tune.json
+        echo(f"interrupted; the study is kept in {shown(url)}; continue with: {secret}derl resume {tune_dir}")
         import signal
         from .run.control import Interrupted
         raise Interrupted(signal.SIGINT)
@@ -484,7 +501,8 @@ def start(registry, alg: str, env_id: str, searches: list, fixed: dict, options:
     address = options.pop("ray_address", None)
     plan = {"algorithm": alg, "env_id": env_id, "trials": tune["trials"], "searches": list(searches),
             "fixed": {k: str(v) for k, v in fixed.items()}, "options": {}, "seeds": tune.get("seeds", 1),
-            "seed": seed, "parallel": tune.get("parallel", 1), "study": STUDY, "storage": tune.get("storage"),
+            "seed": seed, "parallel": tune.get("parallel", 1), "study": STUDY,
+            "storage": None if tune.get("storage") is None else shown(tune["storage"]),   # kept without its password
             "startup_trials": tune.get("startup_trials", 5), "warmup_steps": 0, "total_steps": 0}
     base = check_plan(registry, plan, parsed)
     total = base["total_steps"]
@@ -499,11 +517,12 @@ def start(registry, alg: str, env_id: str, searches: list, fixed: dict, options:
     else:
         rundir.check_logdir(tune_dir)
         if plan["storage"] is not None:
-            open_study(plan["storage"], plan, create=True)   # a bad URL fails before the directory exists
+            open_study(tune["storage"], plan, create=True)   # a bad URL fails before the directory exists
         rundir.create_run(tune_dir, plan, PLAN)
-    echo(f"tune of {plan['trials']} trials in {tune_dir} (study in {shown(storage_url(tune_dir, plan))}; continue an "
+    url = storage_url(tune_dir, plan, tune.get("storage"))
+    echo(f"tune of {plan['trials']} trials in {tune_dir} (study in {shown(url)}; continue an "
          f"interrupted one with: derl resume {tune_dir})")
-    return execute(registry, tune_dir, plan, address, echo)
+    return execute(registry, tune_dir, plan, address, echo, storage=url)
 
 
 def resume_tune(registry, tune_dir: str, address: str | None = None, echo=print):

@@ -159,6 +159,37 @@ def test_a_bad_storage_url_is_one_line_that_does_not_print_its_password(url, tmp
     assert not (tmp_path / "t").exists()
 
 
+password = st.text(st.characters(blacklist_characters="@/:", blacklist_categories=("Cs", "Z", "Cc")), max_size=12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(secret=password.map(lambda p: "s3cret" + p))
+def test_tune_json_never_keeps_the_storage_password_and_resume_takes_it_from_the_environment(secret, tmp_path,
+                                                                                            monkeypatch):
+    """A --storage URL's password reaches the study (this invocation's, then DERL_TUNE_STORAGE's on resume) but
+    never tune.json or a printed line; a resume without it is one line, exit 2. Optuna and Ray are stood in for
+    (a database with a password login is not on a CI machine): what is checked is the URL each is handed."""
+    from derl_core import tune
+    url = f"postgresql://derl:{secret}@db.example:5432/study"
+    opened, ran = [], []
+    monkeypatch.setattr(tune, "open_study", lambda u, plan, create=False: opened.append(u))
+    monkeypatch.setattr(tune, "_execute", lambda *args: ran.append(args[-1]) or 0)
+    monkeypatch.delenv(tune.STORAGE_ENV, raising=False)
+    where = tmp_path / f"t{len(os.listdir(tmp_path))}"
+    result = invoke([*GOOD, "--search", "nsteps=int:8:64", "--storage", url, "--logdir", where])
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert opened == [url] and ran == [url]   # the study is opened with the password
+    kept = (where / "tune.json").read_text()
+    assert secret not in kept and secret not in result.stdout and "derl:***@db.example" in kept
+    line = one_line_exit_2(invoke(["resume", where]))   # tune.json alone cannot reconnect
+    assert tune.STORAGE_ENV in line and secret not in line
+    monkeypatch.setenv(tune.STORAGE_ENV, url.replace("db.example", "elsewhere"))   # another database: refused
+    assert tune.STORAGE_ENV in one_line_exit_2(invoke(["resume", where]))
+    monkeypatch.setenv(tune.STORAGE_ENV, url)
+    result = invoke(["resume", where])
+    assert result.exit_code == 0 and ran == [url, url], (result.stderr, result.exception)
+
+
 @pytest.mark.slow
 def test_tune_prunes_survives_ctrl_c_and_resumes_the_same_study(tmp_path):
     """4 trials, one at a time (so the outcome is reproducible): interrupted while the second trial trains,
