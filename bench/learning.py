@@ -520,7 +520,8 @@ def plot(case: str):
         tr = np.array([np.interp(fine, [s for s, _ in r["train"]], [v for _, v in r["train"]]) for r in runs
                        if r["train"]])
         if len(tr):
-            ax2.plot(fine, tr.mean(0), color=line.get_color(), label=lib)
+            ax2.plot(fine, tr.mean(0), color=line.get_color(), label=f"{lib} ({len(tr)} seeds)")   # runs taken
+            # from an ablation have no training curve
             ax2.fill_between(fine, tr.min(0), tr.max(0), alpha=0.15, color=line.get_color())
     if not drawn:
         plt.close(fig)
@@ -529,6 +530,7 @@ def plot(case: str):
     ax1.set(title=f"{case}{old}: deterministic eval (mean, 95% CI)", xlabel="env steps", ylabel="return")
     ax2.set(title="training episodes (mean, min-max over seeds)", xlabel="env steps")
     ax1.legend()
+    ax2.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(RESULTS, f"learning-{case}.png"), dpi=90)
     plt.close(fig)
