@@ -1,6 +1,6 @@
 """The suspects of a gap to SB3, one at a time, on the case that shows it (issue 18, "close every gap").
 
-    python bench/ablation.py --case CASE [--parallel 2] [--seeds 5] [--max-minutes M] [--only VARIANT ...] [--table]
+    python bench/ablation.py --case CASE [--parallel 2] [--seeds 5] [--first-seed K] [--max-minutes M] [--only VARIANT ...] [--table]
     python bench/ablation.py --case CASE --smoke 0.02   # every budget scaled, 2 seeds, stored in a temporary folder
 
 Where the learning benchmark (bench/learning.py) finds derl's IQM below SB3's, what a flag cannot match between
@@ -187,6 +187,8 @@ def main():
     ap.add_argument("--case", choices=list(ABLATIONS))
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the case's, 5)")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="run seeds from this one on (two invocations at once take disjoint seeds)")
     ap.add_argument("--only", nargs="+")
     ap.add_argument("--max-minutes", type=float, default=None, help="launch no new run after M minutes")
     ap.add_argument("--table", action="store_true", help="only rebuild the table from what is stored")
@@ -207,7 +209,7 @@ def main():
         learning.smoke_reexec(args.smoke, f"derl-ablation-{case}-smoke-")
     seeds = args.seeds or learning.CASES[case][3]
     os.makedirs(out_dir(case), exist_ok=True)
-    todo = [] if args.table else [(v, s) for s in range(seeds) for v in ABLATIONS[case]
+    todo = [] if args.table else [(v, s) for s in range(args.first_seed, seeds) for v in ABLATIONS[case]
                                   if (args.only is None or v in args.only) and not os.path.exists(stored(case, v, s))]
     learning.run_all(todo, launcher(case), finisher(case), args.parallel, args.max_minutes)
     text = table(case, seeds)
