@@ -208,6 +208,8 @@ def main():
     if args.smoke and not learning.SMOKE:
         learning.smoke_reexec(args.smoke, f"derl-ablation-{case}-smoke-")
     seeds = args.seeds or learning.CASES[case][3]
+    if not 0 <= args.first_seed < seeds:
+        ap.error(f"--first-seed {args.first_seed}: must be at least 0 and below --seeds ({seeds})")
     os.makedirs(out_dir(case), exist_ok=True)
     todo = [] if args.table else [(v, s) for s in range(args.first_seed, seeds) for v in ABLATIONS[case]
                                   if (args.only is None or v in args.only) and not os.path.exists(stored(case, v, s))]

@@ -520,8 +520,8 @@ def plot(case: str):
         tr = np.array([np.interp(fine, [s for s, _ in r["train"]], [v for _, v in r["train"]]) for r in runs
                        if r["train"]])
         if len(tr):
-            ax2.plot(fine, tr.mean(0), color=line.get_color(), label=f"{lib} ({len(tr)} seeds)")   # runs taken
-            # from an ablation have no training curve
+            # its own seed count: runs taken from an ablation have no training curve
+            ax2.plot(fine, tr.mean(0), color=line.get_color(), label=f"{lib} ({len(tr)} seeds)")
             ax2.fill_between(fine, tr.min(0), tr.max(0), alpha=0.15, color=line.get_color())
     if not drawn:
         plt.close(fig)
