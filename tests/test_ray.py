@@ -53,6 +53,22 @@ def test_same_seed_same_metrics_with_a_fixed_number_of_workers(tmp_path):
     assert ckpt.load(ckpt.list_checkpoints(tmp_path / "a")[-1])["step"] == 2048
 
 
+def env_workers_of(root: int) -> list[int]:
+    """The Ray env workers descended from process `root` (its raylet's children), oldest first. A bare
+    `pgrep -f ray::EnvWorker` also finds the workers an earlier test's Ray leaves behind while it shuts down."""
+    rows = [line.split(None, 2) for line in subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True,
+                                                           text=True).stdout.splitlines()]
+    parent = {int(r[0]): int(r[1]) for r in rows}
+
+    def descends(pid):
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == root:
+                return True
+        return False
+    return sorted(int(r[0]) for r in rows if len(r) == 3 and r[2].startswith("ray::EnvWorker") and descends(int(r[0])))
+
+
 def test_a_killed_worker_is_replaced_and_the_run_finishes(tmp_path):
     run = tmp_path / "r"
     proc = subprocess.Popen([DERL, "ppo", "--env-id", "CartPole-v1", "--workers", "2", "--envs-per-worker", "4",
@@ -62,7 +78,7 @@ def test_a_killed_worker_is_replaced_and_the_run_finishes(tmp_path):
     while time.time() < deadline and not (run / "metrics.jsonl").exists():
         time.sleep(0.2)
     time.sleep(1.0)
-    pids = subprocess.run(["pgrep", "-f", "ray::EnvWorker"], capture_output=True, text=True).stdout.split()
+    pids = env_workers_of(proc.pid)
     assert pids, "no Ray env worker found"
     os.kill(int(pids[0]), signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
