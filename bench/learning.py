@@ -212,7 +212,7 @@ def sb3_child(case: str, seed: int, out: str):
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.vec_env import sync_envs_normalization
+    from stable_baselines3.common.vec_env import VecNormalize, sync_envs_normalization
     torch.set_num_threads(1)
     _, _, steps, _, _ = CASES[case]
     model, eval_env = sb3_model(case, seed)
@@ -225,7 +225,8 @@ def sb3_child(case: str, seed: int, out: str):
                 if "episode" in info:
                     train.append((self.num_timesteps, float(info["episode"]["r"])))
             if self.num_timesteps // every > len(evals):
-                sync_envs_normalization(self.training_env, eval_env)
+                if isinstance(eval_env, VecNormalize):   # (Atari: PPO put a VecTransposeImage on the training env
+                    sync_envs_normalization(self.training_env, eval_env)   # only, which sync would refuse)
                 mean, _ = evaluate_policy(self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True)
                 evals.append((self.num_timesteps, float(mean)))
             return True
