@@ -94,7 +94,10 @@ MISMATCHES = [
     "are matched by switching them off in derl's SB3 counterpart only where derl's default is off); a derl "
     "extension that is on by default has no SB3 counterpart and is part of the comparison.",
     "Atari: derl's EnvPool stack and SB3's AtariWrapper differ in reset noise (EnvPool: noop_max 30 inside the "
-    "pool) and in how a lost life resets (both: FIRE after a reset, episodic life in training only).",
+    "pool) and in how a lost life is handled. Training: both end an episode at a lost life and press FIRE on reset. "
+    "Evaluation: SB3's make_atari_env keeps terminal_on_life_loss, so its eval env ends an internal episode at "
+    "each lost life (no-op step, FIRE) and VecFrameStack restarts its frames there, while evaluate_policy scores "
+    "whole games through Monitor; derl's eval env presses FIRE after a lost life and keeps its frames.",
     "Observation normalisation: derl's running mean/std wrapper vs SB3's VecNormalize (both clip at 10; the "
     "reward scaling by the discounted-return std in both).",
     "Networks: the same widths and activations (a shared 64-64 tanh torso where derl shares it); initialisations follow each library's own (both orthogonal for "
