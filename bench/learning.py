@@ -377,7 +377,7 @@ def case_stats() -> dict:
     is (point, lo, hi); prob is P(lib > SB3) with its interval, or None. learning.md and the README rows are both
     formatted from this, so one invocation prints one interval per case."""
     stats = {}
-    for case, (_, _, _, _, libs) in CASES.items():
+    for case, (_, _, _, seeds, libs) in CASES.items():
         found = {lib: load(case, lib) for lib in libs}
         sb3 = np.array([[r["score"] for r in found.get("sb3", [])]]).T
         stats[case] = {}
@@ -386,7 +386,8 @@ def case_stats() -> dict:
                 continue
             x = np.array([[r["score"] for r in runs]]).T
             iqm = iqm_ci(x)
-            prob = improvement(x, sb3) if lib != "sb3" and len(sb3) >= 2 and len(x) >= 2 else None
+            # P and its verdict only on a finished pair: two runs a side would call a gap from two seeds
+            prob = improvement(x, sb3) if lib != "sb3" and len(sb3) == seeds and len(x) == seeds else None
             stats[case][lib] = (runs, x, iqm, prob)
     return stats
 
