@@ -170,11 +170,8 @@ def table(case: str, seeds: int) -> str:
         point, lo, hi = learning.iqm_ci(x)
         probs = []
         for other in (base, "sb3"):
-            if other == name or other not in scores or len(x) < 2 or len(scores[other]) < 2:
-                probs.append("")
-                continue
-            p, plo, phi = learning.improvement(x, scores[other])
-            probs.append(f"{p:.2f} [{plo:.2f}, {phi:.2f}]")
+            prob = learning.finished_improvement(x, scores[other], seeds) if other != name and other in scores else None
+            probs.append(f"{prob[0]:.2f} [{prob[1]:.2f}, {prob[2]:.2f}]" if prob else "")
         per_seed = ", ".join(f"{r['seed']}: {r['score']:.0f}" for r in runs)
         commits = ", ".join(sorted({r["commit"] for r in runs}))
         lines.append(f"| {name} | {len(runs)}/{seeds} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {probs[0]} | {probs[1]} "

@@ -367,6 +367,12 @@ def improvement(a: np.ndarray, b: np.ndarray) -> tuple:
     return bootstrap((a, b), metrics.probability_of_improvement)
 
 
+def finished_improvement(a: np.ndarray, b: np.ndarray, seeds: int):
+    """improvement(a, b) once both sides have all `seeds` runs, else None: two runs a side would call a gap
+    from two seeds (learning.md's verdicts and the ablation tables both go through here)."""
+    return improvement(a, b) if len(a) == seeds and len(b) == seeds else None
+
+
 def published(case: str) -> str:
     """The published 1M-step returns for a case's table row, or ''."""
     return ", ".join(f"{k} {v}" for k, v in ANCHORS.get(case, {}).items())
@@ -386,8 +392,7 @@ def case_stats() -> dict:
                 continue
             x = np.array([[r["score"] for r in runs]]).T
             iqm = iqm_ci(x)
-            # P and its verdict only on a finished pair: two runs a side would call a gap from two seeds
-            prob = improvement(x, sb3) if lib != "sb3" and len(sb3) == seeds and len(x) == seeds else None
+            prob = finished_improvement(x, sb3, seeds) if lib != "sb3" else None
             stats[case][lib] = (runs, x, iqm, prob)
     return stats
 
