@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 STAMP  := $(VENV)/.derl-installed
 
-.PHONY: setup demo test bench bench-learning bench-dqn-ablation bench-sac-ablation bench-ppo-ablation clean
+.PHONY: setup demo test bench bench-learning bench-dqn-ablation bench-sac-ablation bench-ppo-ablation bench-breakout-ablation clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,10 @@ bench-sac-ablation: $(STAMP)
 bench-ppo-ablation: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) bench/ablation.py --case ppo-hopper --parallel 2
+
+bench-breakout-ablation: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) bench/ablation.py --case ppo-breakout --parallel 2
 
 clean:
 	rm -rf $(VENV) runs build

@@ -24,6 +24,11 @@ ppo-hopper (PPO, Hopper-v5 1M; about 25-30 min a run here):
   does not help). It closed the gap, so it is derl's MuJoCo default since; the variants are measured against
   the learning benchmark's revision-1 runs of the case (value clipping on in both libraries), AGAINST below.
 
+ppo-breakout (PPO, BreakoutNoFrameskip-v4 1M, derl on EnvPool, its default backend; about 65-70 min a run here
+with two at a time): value clipping is on for Atari in both libraries, each in its own form (learning.md).
+* sb3-value-clip: SB3's clip-only value loss, as for ppo-hopper above.
+* no-value-clip: no value clipping (what closed the MuJoCo gap).
+
 derl's default and SB3 are the learning benchmark's own stored runs of the case (same flags, same seeds, same
 metric), not run again. A finished (variant, seed) is stored at once in bench/results/ablation/CASE/ with the
 commit it ran on, seeds in rounds (every variant's seed 0, then seed 1, ...); the next invocation runs only what
@@ -49,11 +54,16 @@ ABLATIONS = {
                         "both": (("log_prob", "order"), [])},
     "ppo-hopper": {"sb3-value-clip": (("value_clip",), ["--clip-value-loss", "true"]),
                    "no-value-clip": ((), ["--no-clip-value-loss"])},
+    "ppo-breakout": {"sb3-value-clip": (("value_clip",), ["--env-backend", "envpool"]),
+                     "no-value-clip": ((), ["--env-backend", "envpool", "--no-clip-value-loss"])},
 }
+# the learning benchmark's derl variant the variants are measured against (a case with one derl variant: "derl")
+BASE = {"ppo-breakout": "derl-envpool"}
 # the learning benchmark's revision of the case the variants are measured against (its derl and SB3 rows): the
 # ppo-hopper ablation is what changed that case's default (no value clipping on MuJoCo, revision 2)
 AGAINST = {"ppo-hopper": 1}
-TITLES = {"sac-halfcheetah": "SAC on HalfCheetah-v5", "ppo-hopper": "PPO on Hopper-v5"}
+TITLES = {"sac-halfcheetah": "SAC on HalfCheetah-v5", "ppo-hopper": "PPO on Hopper-v5",
+          "ppo-breakout": "PPO on BreakoutNoFrameskip-v4 (derl on EnvPool)"}
 
 
 def out_dir(case: str) -> str:
@@ -153,7 +163,7 @@ def finisher(case: str):
 def table(case: str, seeds: int) -> str:
     rev = AGAINST.get(case, learning.revision(case))
     base = "derl (default)" if rev == learning.revision(case) else f"derl (default of revision {rev})"
-    rows = {base: learning.load(case, "derl", rev), "sb3": learning.load(case, "sb3", rev)}
+    rows = {base: learning.load(case, BASE.get(case, "derl"), rev), "sb3": learning.load(case, "sb3", rev)}
     rows.update({v: [json.load(open(stored(case, v, s))) for s in range(seeds) if os.path.exists(stored(case, v, s))]
                  for v in ABLATIONS[case]})
     scores = {name: np.array([[r["score"]] for r in runs]) for name, runs in rows.items() if runs}
@@ -172,7 +182,7 @@ def table(case: str, seeds: int) -> str:
         for other in (base, "sb3"):
             prob = learning.finished_improvement(x, scores[other], seeds) if other != name and other in scores else None
             probs.append(f"{prob[0]:.2f} [{prob[1]:.2f}, {prob[2]:.2f}]" if prob else "")
-        per_seed = ", ".join(f"{r['seed']}: {r['score']:.0f}" for r in runs)
+        per_seed = ", ".join(f"{r['seed']}: {r['score']:.{0 if abs(r['score']) >= 100 else 1}f}" for r in runs)
         commits = ", ".join(sorted({r["commit"] for r in runs}))
         lines.append(f"| {name} | {len(runs)}/{seeds} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {probs[0]} | {probs[1]} "
                      f"| {per_seed} | {commits} |")
