@@ -446,12 +446,39 @@ def table(stats: dict) -> str:
         lines.append(f"* P(derl > SB3) averaged over cases: {p:.2f} [{plo:.2f}, {phi:.2f}]")
     else:
         lines.append("No case has all its seeds for both libraries yet.")
+    lines += training_returns(stats)
     lines += adopted(stats)
     lines += superseded()
     lines += ["", "## What the settings cannot match", ""] + [f"* {m}" for m in MISMATCHES]
     lines += ["", "Curves: " + ", ".join(f"[{c}](learning-{c}.png)" for c in CASES
                                          if os.path.exists(os.path.join(RESULTS, f"learning-{c}.png")))]
     return "\n".join(lines) + "\n"
+
+
+def train_score(run: dict, steps: int) -> float | None:
+    """A run's secondary number: the mean return of its training episodes that ended in the last 10% of training
+    (whole games on Atari), or None without a training curve."""
+    last = [v for s, v in run.get("train", []) if s >= 0.9 * steps]
+    return float(np.mean(last)) if last else None
+
+
+def training_returns(stats: dict) -> list:
+    """The table's secondary section: the same IQM over each run's late training returns, not a verdict (the
+    metric is the evaluation above); it separates what a policy learned from how the two libraries evaluate it."""
+    rows = []
+    for case, libs in stats.items():
+        steps = CASES[case][2]
+        for lib, (runs, *_) in libs.items():
+            x = [t for t in (train_score(r, steps) for r in runs) if t is not None]
+            if x:
+                point, lo, hi = iqm_ci(np.array([x]).T)
+                per_seed = ", ".join(f"{t:.{0 if abs(t) >= 100 else 1}f}" for t in x)
+                rows.append(f"| {case} | {lib} | {len(x)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {per_seed} |")
+    return ["", "## Training returns (secondary)", "", "The mean return of each run's training episodes that ended in "
+            "the last 10% of training (stochastic actions, the training env's wrappers; whole games on Atari): not "
+            "the score and no verdict, but where it and the score disagree, the difference is in the evaluation, "
+            "not in what was learned. Runs taken from an ablation have no training curve and are left out.", "",
+            "| case | library | runs | IQM [95% CI] | per run |", "|-|-|-|-|-|", *rows]
 
 
 def adopted(stats: dict) -> list:
@@ -504,6 +531,10 @@ def readme_rows(stats: dict) -> str:
     return "\n".join(rows)
 
 
+def seeds_word(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def plot(case: str):
     """Eval mean with a 95% percentile-bootstrap band over seeds (left) and training returns (right)."""
     import matplotlib
@@ -524,7 +555,7 @@ def plot(case: str):
         grid = np.linspace(0, steps, EVALS + 1)[1:]
         ev = np.array([np.interp(grid, [s for s, _ in r["evals"]], [v for _, v in r["evals"]]) for r in runs])
         boots = np.array([ev[rng.integers(0, len(ev), len(ev))].mean(0) for _ in range(1000)])
-        line, = ax1.plot(grid, ev.mean(0), label=f"{lib} ({len(runs)} seeds)")
+        line, = ax1.plot(grid, ev.mean(0), label=f"{lib} ({seeds_word(len(runs))})")
         ax1.fill_between(grid, np.percentile(boots, 2.5, 0), np.percentile(boots, 97.5, 0), alpha=0.2,
                          color=line.get_color())
         fine = np.linspace(0, steps, 100)
@@ -532,7 +563,7 @@ def plot(case: str):
                        if r["train"]])
         if len(tr):
             # its own seed count: runs taken from an ablation have no training curve
-            ax2.plot(fine, tr.mean(0), color=line.get_color(), label=f"{lib} ({len(tr)} seeds)")
+            ax2.plot(fine, tr.mean(0), color=line.get_color(), label=f"{lib} ({seeds_word(len(tr))})")
             ax2.fill_between(fine, tr.min(0), tr.max(0), alpha=0.15, color=line.get_color())
     if not drawn:
         plt.close(fig)
