@@ -26,6 +26,11 @@ ppo-hopper (PPO, Hopper-v5 1M; about 25-30 min a run here):
 
 ppo-breakout (PPO, BreakoutNoFrameskip-v4 1M, derl on EnvPool, its default backend; about 65-70 min a run here
 with two at a time): value clipping is on for Atari in both libraries, each in its own form (learning.md).
+* sb3-eval: SB3's evaluation, not its training: the evaluation env is derl's training stack, so a lost life
+  ends an internal episode and restarts the frame stack (as make_atari_env's env does for evaluate_policy),
+  scores still whole games. Training is the default's to the last step (same seed, PeriodicEval uses no random
+  number training does), so each evaluation pairs with the stored default run's at the same step. Breakout's
+  training returns are level between the libraries while SB3's evaluation scores are higher: the first suspect.
 * sb3-value-clip: SB3's clip-only value loss, as for ppo-hopper above.
 * no-value-clip: no value clipping (what closed the MuJoCo gap).
 
@@ -54,7 +59,8 @@ ABLATIONS = {
                         "both": (("log_prob", "order"), [])},
     "ppo-hopper": {"sb3-value-clip": (("value_clip",), ["--clip-value-loss", "true"]),
                    "no-value-clip": ((), ["--no-clip-value-loss"])},
-    "ppo-breakout": {"sb3-value-clip": (("value_clip",), ["--env-backend", "envpool"]),
+    "ppo-breakout": {"sb3-eval": (("eval",), ["--env-backend", "envpool"]),
+                     "sb3-value-clip": (("value_clip",), ["--env-backend", "envpool"]),
                      "no-value-clip": ((), ["--env-backend", "envpool", "--no-clip-value-loss"])},
 }
 # the learning benchmark's derl variant the variants are measured against (a case with one derl variant: "derl")
@@ -105,6 +111,17 @@ def sb3_value_error(values, old_values, targets, clip=None):
     return (values - targets).pow(2)
 
 
+_ATARI = {}   # derl's own Atari env builders, kept by the "eval" patch
+
+
+def training_stack_single(env_id, training=True, render_mode=None, **env_kwargs):
+    return _ATARI["make_single"](env_id, True, render_mode, **env_kwargs)
+
+
+def training_stack_task(env_id, training=True):
+    return _ATARI["envpool_task"](env_id, True)
+
+
 def patch(name: str):
     if name == "log_prob":
         import derl_sac.sac as sac
@@ -112,6 +129,13 @@ def patch(name: str):
     elif name == "order":
         import derl_sac.sac as sac
         sac.Alg = temperature_first(sac.Alg)      # SACFactory.build looks Alg up in the module
+    elif name == "eval":
+        # SB3's Atari evaluation: the training stack (a lost life ends an internal episode, the frame stack
+        # restarts zero-padded, FIRE through the reset), scored over whole games. Training is untouched, and
+        # PeriodicEval draws no random number training uses: the run trains exactly as derl's default does
+        import derl_core.env.atari as atari
+        _ATARI.update(make_single=atari.make_single, envpool_task=atari.envpool_task)
+        atari.make_single, atari.envpool_task = training_stack_single, training_stack_task
     elif name == "value_clip":
         import derl_ppo.ppo as ppo
         ppo.value_error = sb3_value_error         # PPOLoss looks it up in the module at each call
@@ -151,9 +175,9 @@ def finisher(case: str):
                   flush=True)
             return
         steps = learning.CASES[case][2]
-        evals, _ = learning.derl_curves(out)
+        evals, train = learning.derl_curves(out)
         result = {"case": case, "variant": variant, "seed": seed, "steps": steps, "commit": code,
-                  "score": learning.score_of(evals, steps), "evals": evals,
+                  "score": learning.score_of(evals, steps), "evals": evals, "train": train,
                   "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
         learning.store_json(stored(case, variant, seed), result)
         print(f"{variant} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
