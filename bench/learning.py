@@ -97,7 +97,8 @@ MISMATCHES = [
     "pool) and in how a lost life is handled. Training: both end an episode at a lost life and press FIRE on reset. "
     "Evaluation: SB3's make_atari_env keeps terminal_on_life_loss, so its eval env ends an internal episode at "
     "each lost life (no-op step, FIRE) and VecFrameStack restarts its frames there, while evaluate_policy scores "
-    "whole games through Monitor; derl's eval env presses FIRE after a lost life and keeps its frames.",
+    "whole games through Monitor; derl's eval env presses FIRE after a lost life and keeps its frames "
+    "(bench/ablation.py --case ppo-breakout, variant sb3-eval, evaluates derl's own training SB3's way).",
     "Observation normalisation: derl's running mean/std wrapper vs SB3's VecNormalize (both clip at 10; the "
     "reward scaling by the discounted-return std in both).",
     "Networks: the same widths and activations (a shared 64-64 tanh torso where derl shares it); initialisations follow each library's own (both orthogonal for "
