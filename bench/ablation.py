@@ -210,7 +210,33 @@ def table(case: str, seeds: int) -> str:
         commits = ", ".join(sorted({r["commit"] for r in runs}))
         lines.append(f"| {name} | {len(runs)}/{seeds} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {probs[0]} | {probs[1]} "
                      f"| {per_seed} | {commits} |")
+    lines += paired(rows[base], {v: rows[v] for v in ABLATIONS[case]})
     return "\n".join(lines) + "\n"
+
+
+def paired(defaults: list, variants: dict) -> list:
+    """A variant run that trained exactly as the default run of its seed (the same training curve, to every
+    episode: a variant that changes only the evaluation) pairs with it at every evaluation. Per such pair: the
+    mean over all evaluations of variant minus default, and over the scored last 10%."""
+    by_seed = {r["seed"]: r for r in defaults}
+    rows = []
+    for name, runs in variants.items():
+        for r in runs:
+            d = by_seed.get(r["seed"])
+            if d is None or not r.get("train") or r["train"] != d.get("train"):
+                continue
+            diff = [(s, v - dv) for (s, v), (ds, dv) in zip(r["evals"], d["evals"]) if s == ds]
+            late = [x for s, x in diff if s >= 0.9 * r["steps"]]
+            wins = sum(x > 0 for _, x in diff)
+            rows.append(f"| {name} | {r['seed']} | {len(diff)} | {np.mean([x for _, x in diff]):+.1f} | "
+                        f"{wins}/{len(diff)} | {np.mean(late):+.1f} |")
+    if not rows:
+        return []
+    return ["", "## Paired with the default's runs", "", "Variant runs whose training curve equals the default "
+            "run's of the same seed episode for episode (the variant changes the evaluation only): the same "
+            "policies, evaluated both ways at the same steps.", "",
+            "| variant | seed | evaluations | mean difference (variant - default) | variant higher | difference "
+            "in the scored last 10% |", "|-|-|-|-|-|-|", *rows]
 
 
 def main():
