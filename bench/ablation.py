@@ -177,7 +177,7 @@ def finisher(case: str):
         steps = learning.CASES[case][2]
         evals, train = learning.derl_curves(out)
         result = {"case": case, "variant": variant, "seed": seed, "steps": steps, "commit": code,
-                  "score": learning.score_of(evals, steps), "evals": evals, "train": train,
+                  "score": learning.score_of(evals, steps), "evals": evals, "train": learning.thin(train, 400),
                   "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
         learning.store_json(stored(case, variant, seed), result)
         print(f"{variant} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
@@ -215,15 +215,17 @@ def table(case: str, seeds: int) -> str:
 
 
 def paired(defaults: list, variants: dict) -> list:
-    """A variant run that trained exactly as the default run of its seed (the same training curve, to every
-    episode: a variant that changes only the evaluation) pairs with it at every evaluation. Per such pair: the
+    """A variant run that trained exactly as the default run of its seed (the same training curve, compared as
+    the learning store keeps it, 400 evenly spaced episodes: a variant that changes only the evaluation) pairs
+    with it at every evaluation. Per such pair: the
     mean over all evaluations of variant minus default, and over the scored last 10%."""
     by_seed = {r["seed"]: r for r in defaults}
     rows = []
     for name, runs in variants.items():
         for r in runs:
             d = by_seed.get(r["seed"])
-            if d is None or not r.get("train") or r["train"] != d.get("train"):
+            same = lambda train: [list(p) for p in learning.thin(train, 400)]   # as the learning store keeps it
+            if d is None or not r.get("train") or same(r["train"]) != same(d.get("train", [])):
                 continue
             diff = [(s, v - dv) for (s, v), (ds, dv) in zip(r["evals"], d["evals"]) if s == ds]
             late = [x for s, x in diff if s >= 0.9 * r["steps"]]
