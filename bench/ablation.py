@@ -177,7 +177,7 @@ def finisher(case: str):
         steps = learning.CASES[case][2]
         evals, train = learning.derl_curves(out)
         result = {"case": case, "variant": variant, "seed": seed, "steps": steps, "commit": code,
-                  "score": learning.score_of(evals, steps), "evals": evals, "train": learning.thin(train, 400),
+                  "score": learning.score_of(evals, steps), "evals": evals, "train": learning.thin(train, learning.TRAIN_POINTS),
                   "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
         learning.store_json(stored(case, variant, seed), result)
         print(f"{variant} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
@@ -206,7 +206,7 @@ def table(case: str, seeds: int) -> str:
         for other in (base, "sb3"):
             prob = learning.finished_improvement(x, scores[other], seeds) if other != name and other in scores else None
             probs.append(f"{prob[0]:.2f} [{prob[1]:.2f}, {prob[2]:.2f}]" if prob else "")
-        per_seed = ", ".join(f"{r['seed']}: {r['score']:.{0 if abs(r['score']) >= 100 else 1}f}" for r in runs)
+        per_seed = ", ".join(f"{r['seed']}: {learning.score_text(r['score'])}" for r in runs)
         commits = ", ".join(sorted({r["commit"] for r in runs}))
         lines.append(f"| {name} | {len(runs)}/{seeds} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {probs[0]} | {probs[1]} "
                      f"| {per_seed} | {commits} |")
@@ -216,16 +216,16 @@ def table(case: str, seeds: int) -> str:
 
 def paired(defaults: list, variants: dict) -> list:
     """A variant run that trained exactly as the default run of its seed (the same training curve, compared as
-    the learning store keeps it, 400 evenly spaced episodes: a variant that changes only the evaluation) pairs
-    with it at every evaluation. Per such pair: the
-    mean over all evaluations of variant minus default, and over the scored last 10%."""
+    the learning store keeps it: a variant that changes only the evaluation) pairs with it at every evaluation.
+    Per such pair: the mean over all evaluations of variant minus default, and over the scored last 10%."""
+    def kept(train):
+        return [list(p) for p in learning.thin(train, learning.TRAIN_POINTS)]
     by_seed = {r["seed"]: r for r in defaults}
     rows = []
     for name, runs in variants.items():
         for r in runs:
             d = by_seed.get(r["seed"])
-            same = lambda train: [list(p) for p in learning.thin(train, 400)]   # as the learning store keeps it
-            if d is None or not r.get("train") or same(r["train"]) != same(d.get("train", [])):
+            if d is None or not r.get("train") or kept(r["train"]) != kept(d.get("train", [])):
                 continue
             diff = [(s, v - dv) for (s, v), (ds, dv) in zip(r["evals"], d["evals"]) if s == ds]
             late = [x for s, x in diff if s >= 0.9 * r["steps"]]

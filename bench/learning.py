@@ -326,10 +326,18 @@ def finish(case: str, lib: str, seed: int, proc, out: str, started: float, code:
         evals, train = derl_curves(out)
     result = {"case": case, "library": lib, "seed": seed, "steps": steps, "commit": code, "revision": revision(case),
               "score": score_of(evals, steps), "evals": evals,
-              "train": thin(train, 400), "seconds": round(time.time() - started, 1),
+              "train": thin(train, TRAIN_POINTS), "seconds": round(time.time() - started, 1),
               "date": time.strftime("%Y-%m-%d %H:%M")}
     store_json(stored(case, lib, seed), result)
     print(f"{case} {lib} seed {seed}: score {result['score']:.1f} ({result['seconds']:.0f} s)", flush=True)
+
+
+TRAIN_POINTS = 400   # training episodes a stored run keeps, evenly spaced
+
+
+def score_text(x: float) -> str:
+    """A score for a table cell: whole numbers from 100 up, one decimal below (Breakout's scores are ~20)."""
+    return f"{x:.{0 if abs(x) >= 100 else 1}f}"
 
 
 def thin(points: list, n: int) -> list:
@@ -473,7 +481,7 @@ def training_returns(stats: dict) -> list:
             x = [t for t in (train_score(r, steps) for r in runs) if t is not None]
             if x:
                 point, lo, hi = iqm_ci(np.array([x]).T)
-                per_seed = ", ".join(f"{t:.{0 if abs(t) >= 100 else 1}f}" for t in x)
+                per_seed = ", ".join(score_text(t) for t in x)
                 rows.append(f"| {case} | {lib} | {len(x)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {per_seed} |")
     return ["", "## Training returns (secondary)", "", "The mean return of each run's training episodes that ended in "
             "the last 10% of training (stochastic actions, the training env's wrappers; whole games on Atari): not "
