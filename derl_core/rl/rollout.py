@@ -95,6 +95,8 @@ class EnvRunner:
         # env worker processes step while the learner acts: one torch thread during collection (more would
         # fight the workers for the cores), the learner's own count during updates (the workers then wait)
         self.collect_threads = 1 if len(getattr(getattr(env, "unwrapped", env), "processes", ())) > 1 else None
+        if getattr(env, "remote", False) and summary is not None:   # Ray workers: each restart is a scalar
+            env.on_restart = lambda count: summary.scalar("charts/worker_restarts", count, self.step_count)
 
     @property
     def step_count(self) -> int:
@@ -165,14 +167,12 @@ class EnvRunner:
                        stack([p.log_prob for p in preds]), stack([p.values for p in preds]))
 
     def _collect_remote(self, nsteps: int) -> Rollout:
-        start, restarts = self.step_count, self.env.restarts
+        start = self.step_count
         rollout, episodes = self.env.collect(self.policy, start, nsteps)
         self.step_count += nsteps * self.num_envs
         if self.summary is not None:
             for ret, length, k in sorted(episodes, key=lambda e: e[2]):
                 self.summary.episode(float(ret), int(length), start + k * self.num_envs)
-            if self.env.restarts != restarts:
-                self.summary.scalar("charts/worker_restarts", self.env.restarts, self.step_count)
         for hook in self.step_hooks:   # signals: acted on after the rollout the workers were collecting
             hook(self)
         return rollout

@@ -9,7 +9,8 @@ weights in Ray's object store once per rollout (one `ray.put`, read by every wor
 Collection is synchronous for every algorithm: each rollout is collected with the newest weights (policy lag
 0), which keeps PPO/A2C on-policy and makes a seeded run deterministic for a fixed number of workers. A worker
 that dies is restarted by Ray (max_restarts=-1); its rollout is collected again by the restarted actor (its
-envs start new episodes), and the restarts are counted in charts/worker_restarts. If workers keep dying, or the
+envs start new episodes), and the restarts are counted in charts/worker_restarts. A worker Ray restarted
+between two calls answers the next one with `Restarted` (it has no policy), which is counted the same way. If workers keep dying, or the
 cluster goes away, collection raises EnvError: the run stops with a checkpoint and the resume command.
 Ray runs without a dashboard, on loopback when derl starts it, its log lines kept off the terminal; its
 session logs are copied into the run directory (ray-logs/) when the run ends.
@@ -81,6 +82,15 @@ def stop_ray(temp: str | None, logdir: str | None):
     shutil.rmtree(temp, ignore_errors=True)
 
 
+class Restarted(RuntimeError):
+    """Raised by a worker that Ray restarted before it was asked anything (a kill between two calls): it has
+    fresh envs and no policy, so the call it got is answered the way a dead actor's is, by a counted restart."""
+
+
+def _was_restarted(exc) -> bool:
+    return isinstance(exc, Restarted) or isinstance(getattr(exc, "cause", None), Restarted)
+
+
 class _Episodes:
     """A Summary stand-in inside a worker: keeps (return, length, step) of the episodes that end."""
 
@@ -125,6 +135,8 @@ def _worker_class():
             self.runner = EnvRunner(self.venv, policy, 1, seed=self.seed, summary=self.episodes, clock=clock)
 
         def collect(self, weights, step, nsteps):
+            if self.runner is None:
+                raise Restarted("no policy: this worker was restarted since the policy was sent")
             self.runner.policy.model.load_state_dict(weights)
             self.runner.step_count = step
             if self.runner.obs is None:
@@ -135,7 +147,9 @@ def _worker_class():
             episodes = [(r, n, (s - step) // per_step) for r, n, s in self.episodes.rows]
             return rollout, episodes
 
-        def env_state(self):
+        def env_state(self, policy_sent=False):
+            if policy_sent and self.runner is None:
+                raise Restarted("no policy: this worker was restarted since the policy was sent")
             from ..env import state_objects
             return {name: obj.state_dict() for name, obj in state_objects(self.venv).items()}
 
@@ -168,8 +182,11 @@ class RemoteEnvs:
         self.frame_stack = infos[0]["frame_stack"]
         self.num_envs = workers * envs_per_worker
         self.restarts = 0
+        self.on_restart = None   # called with the new count at each restart, wherever it is found (the runner
+        #                          records it: a kill found while a checkpoint is written is counted there too)
         self.timing = {"broadcast": 0.0, "gather": 0.0, "rollouts": 0}
         self._policy_sent = None
+        self._policy_ref = None
         self.unwrapped = self
 
     def _send_policy(self, policy):
@@ -189,7 +206,7 @@ class RemoteEnvs:
         """One rollout of `nsteps` from every worker with the policy's current weights: (rollout shaped
         (nsteps, num_envs, ...), [(return, length, k)] for the episodes that ended at the rollout's k-th step)."""
         import ray
-        from ray.exceptions import ActorUnavailableError, RayActorError, RaySystemError
+        from ray.exceptions import ActorUnavailableError, RayActorError, RaySystemError, RayTaskError
 
         if self._policy_sent is not policy:
             self._send_policy(policy)
@@ -205,9 +222,11 @@ class RemoteEnvs:
             try:
                 results[i] = ray.get(ref)
                 del pending[i]
-            except (RayActorError, ActorUnavailableError, RaySystemError, ConnectionError) as exc:
+            except (RayActorError, ActorUnavailableError, RaySystemError, ConnectionError, RayTaskError) as exc:
+                if isinstance(exc, RayTaskError) and not _was_restarted(exc):
+                    raise
                 tries[i] += 1
-                self.restarts += 1
+                self._restarted()
                 if tries[i] > MAX_RESTARTS_PER_ROLLOUT:
                     raise EnvError(f"Ray env worker {i} failed {tries[i]} times in one rollout "
                                    f"({type(exc).__name__})") from None
@@ -222,6 +241,11 @@ class RemoteEnvs:
                   for f in fields(Rollout)}
         return Rollout(**joined), [episode for _, eps in results for episode in eps]
 
+    def _restarted(self):
+        self.restarts += 1
+        if self.on_restart is not None:
+            self.on_restart(self.restarts)
+
     def _revive(self, i: int, timeout: float = RESTART_TIMEOUT):
         """Waits for Ray to restart worker i, and gives it the policy again."""
         import ray
@@ -229,7 +253,9 @@ class RemoteEnvs:
         deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             try:
-                ray.get(self.workers[i].set_policy.remote(self._policy_ref), timeout=timeout)
+                worker = self.workers[i]   # before any policy was sent (a step-0 checkpoint): alive is enough
+                call = worker.info.remote() if self._policy_ref is None else worker.set_policy.remote(self._policy_ref)
+                ray.get(call, timeout=timeout)
                 return
             except Exception as exc:   # ActorUnavailableError while it restarts, RayActorError, ...
                 last = exc
@@ -242,18 +268,20 @@ class RemoteEnvs:
         """Each worker's env state; a worker killed since its last rollout is revived first (a checkpoint at
         the clean point after the kill would otherwise meet an actor that is still restarting)."""
         import ray
-        from ray.exceptions import ActorUnavailableError, RayActorError
+        from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
         states = []
         for i, worker in enumerate(self.workers):
             for attempt in range(MAX_RESTARTS_PER_ROLLOUT + 1):
                 try:
-                    states.append(ray.get(worker.env_state.remote()))
+                    states.append(ray.get(worker.env_state.remote(self._policy_ref is not None)))
                     break
-                except (RayActorError, ActorUnavailableError) as exc:
+                except (RayActorError, ActorUnavailableError, RayTaskError) as exc:
+                    if isinstance(exc, RayTaskError) and not _was_restarted(exc):
+                        raise
                     if attempt == MAX_RESTARTS_PER_ROLLOUT:
                         raise EnvError(f"Ray env worker {i} failed while derl saved a checkpoint "
                                        f"({type(exc).__name__})") from None
-                    self.restarts += 1
+                    self._restarted()
                     self._revive(i)
         return {"workers": states}
 
