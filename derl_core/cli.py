@@ -250,7 +250,7 @@ def resume_cmd(run_dir: str = typer.Argument(..., help="a run directory written 
     if is_sweep(run_dir):
         if total_steps is not None or checkpoint is not None:
             raise BadInput("a sweep is resumed as it was planned: no --total-steps or --checkpoint")
-        resume_sweep(registry(), run_dir)
+        _guard(lambda: resume_sweep(registry(), run_dir))
         return
     from .run.session import resume
     _guard(lambda: resume(registry(), run_dir, total_steps, checkpoint))
@@ -318,9 +318,9 @@ def sweep_cmd(ctx: typer.Context):
                            f"{', '.join('--' + k.replace('_', '-') for k in SWEEP_RUN_OPTIONS)}; --seeds sets "
                            f"the seeds)")
     from .sweep import start
-    start(reg, alg, options["env_id"], sweep.get("seeds", "0"), sweep["set"], overrides,
-          {"device": options.get("device", "cpu"), "checkpoint_every": options.get("checkpoint_every")},
-          options.get("logdir"), sweep.get("max_parallel"), options.get("ray_address"))
+    _guard(lambda: start(reg, alg, options["env_id"], sweep.get("seeds", "0"), sweep["set"], overrides,
+                         {"device": options.get("device", "cpu"), "checkpoint_every": options.get("checkpoint_every")},
+                         options.get("logdir"), sweep.get("max_parallel"), options.get("ray_address")))
 
 
 TUNE_OPTIONS = {"trials": (int, 1, 100_000), "seeds": (int, 1, 1000), "parallel": (int, 1, 4096),

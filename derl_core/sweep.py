@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 import time
 
@@ -158,10 +159,13 @@ def execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, ad
 
 def _execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, address: str | None, echo=print):
     plan, alg, env_id, options = record["runs"], record["algorithm"], record["env_id"], record["options"]
+    from .run.control import DriverSignals, Interrupted
     from .run.distributed import start_ray, stop_ray
     temp = start_ray(address)
     import ray
+    signals = DriverSignals()
     try:
+        signals.install()   # after ray.init, which installs handlers of its own
         cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
         k = max(1, min(max_parallel or cpus, cpus, len(plan)))
         threads = max(1, cpus // k)
@@ -174,7 +178,7 @@ def _execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, a
             live.start()
         last_plain = 0.0
         try:
-            while todo or running:
+            while (todo or running) and signals.signum is None:
                 while todo and len(running) < k:
                     entry = todo.pop(0)
                     running[task.remote(entry, sweep_dir, alg, env_id, options, threads)] = entry["name"]
@@ -198,7 +202,13 @@ def _execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, a
             if live is not None:
                 live.stop()
     finally:
-        stop_ray(temp, sweep_dir)
+        signals.restore()
+        stop_ray(temp, sweep_dir)   # a run still going stops here; its last checkpoint is kept
+    if signals.signum is not None:
+        finished = sum(s == "done" for s in status.values())
+        echo(f"interrupted ({signal.Signals(signals.signum).name}): {finished}/{len(plan)} runs done, the others "
+             f"keep their last checkpoint; continue with: derl resume {sweep_dir}")
+        raise Interrupted(signals.signum)
     failed = {n: s for n, s in status.items() if s.startswith("failed")}
     results = summarize(sweep_dir, plan)
     echo(results["markdown"])

@@ -327,11 +327,13 @@ def _execute(registry, tune_dir, plan, searches, address, echo, url):
     known = len(study.get_trials(deepcopy=False))
     if known:   # a resumed (or joined) study: a sampler seeded afresh would draw its first points again
         study.sampler = optuna.samplers.TPESampler(seed=plan["seed"] + known, n_startup_trials=plan["startup_trials"])
+    from .run.control import DriverSignals, Interrupted
     from .run.distributed import start_ray, stop_ray
     temp = start_ray(address)
     import ray
-    interrupted = False
+    signals = DriverSignals()
     try:
+        signals.install()   # after ray.init, which installs handlers of its own
         cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
         k = max(1, min(plan["parallel"], cpus))
         threads = max(1, cpus // k)
@@ -340,7 +342,7 @@ def _execute(registry, tune_dir, plan, searches, address, echo, url):
         todo = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
         running, watching, pruned = {}, {}, set()
         last = 0.0
-        while True:
+        while signals.signum is None:
             finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
             while len(running) < k and (todo or len(finished) + len(running) < plan["trials"]):
                 # an interrupted trial may have been asked but not yet given all its values: suggest
@@ -379,16 +381,13 @@ def _execute(registry, tune_dir, plan, searches, address, echo, url):
             if time.time() - last > 10:
                 last = time.time()
                 echo(f"tune: {len(finished)}/{plan['trials']} trials finished, {len(running)} running")
-    except KeyboardInterrupt:
-        interrupted = True
     finally:
+        signals.restore()
         stop_ray(temp, tune_dir)
-    if interrupted:
+    if signals.signum is not None:
         secret = f"{STORAGE_ENV}=URL " if shown(url) != url else ""   # its password is not in tune.json
         echo(f"interrupted; the study is kept in {shown(url)}; continue with: {secret}derl resume {tune_dir}")
-        import signal
-        from .run.control import Interrupted
-        raise Interrupted(signal.SIGINT)
+        raise Interrupted(signals.signum)
     return summarize(tune_dir, plan, study, echo)
 
 

@@ -156,7 +156,7 @@ def test_sweep_of_2_seeds_x_2_learning_rates(tmp_path):
 def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path):
     sweep = tmp_path / "sw"
     proc = subprocess.Popen([DERL, *SWEEP, "--total-steps", "4096", "--max-parallel", "1", "--logdir", str(sweep)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def finished():
         return [d for d in sweep.glob("*__seed=*") if ckpt.list_checkpoints(d)
@@ -165,7 +165,8 @@ def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path):
     while time.time() < deadline and not finished():
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)   # at once: a run finishes in seconds, and a later interrupt may find none left
-    proc.wait(timeout=60)
+    out, err = proc.communicate(timeout=60)   # the driver notes the signal and stops within its 1 s wait
+    assert proc.returncode == 130 and f"continue with: derl resume {sweep}" in out, (out[-500:], err[-2000:])
     done = {d.name: os.path.getmtime(ckpt.list_checkpoints(d)[-1]) for d in finished()}
     assert 1 <= len(done) < 4
     out = run_derl(["resume", sweep], timeout=600)

@@ -24,6 +24,34 @@ class Interrupted(Exception):
         self.exit_code = 128 + signum
 
 
+class DriverSignals:
+    """SIGINT and SIGTERM noted, not raised, while a driver loop (a sweep's or a tune's) waits on Ray: the loop
+    reads `signum` on each pass (it waits at most a second) and stops. A KeyboardInterrupt raised wherever the
+    signal lands could land inside Ray's own code and be lost there (a sweep then ran to its end). A second
+    Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.signum = None
+        self.previous = {}
+
+    def _note(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def install(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self._note)
+            except ValueError:   # not the main thread: no handling
+                pass
+
+    def restore(self):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+
 class TrainingFailed(Exception):
     """Training stopped (NaN, dead env worker); the message says why and which checkpoint to use."""
 

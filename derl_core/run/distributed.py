@@ -10,8 +10,9 @@ Collection is synchronous for every algorithm: each rollout is collected with th
 0), which keeps PPO/A2C on-policy and makes a seeded run deterministic for a fixed number of workers. A worker
 that dies is restarted by Ray (max_restarts=-1); its rollout is collected again by the restarted actor (its
 envs start new episodes), and the restarts are counted in charts/worker_restarts. A worker Ray restarted
-between two calls answers the next one with `Restarted` (it has no policy), which is counted the same way. If workers keep dying, or the
-cluster goes away, collection raises EnvError: the run stops with a checkpoint and the resume command.
+between two calls answers the next one with `Restarted` (it has no policy), which is counted the same way.
+If workers keep dying, or the cluster goes away, collection raises EnvError: the run stops with a checkpoint
+and the resume command.
 Ray runs without a dashboard, on loopback when derl starts it, its log lines kept off the terminal; its
 session logs are copied into the run directory (ray-logs/) when the run ends.
 """
