@@ -232,13 +232,11 @@ def paired(defaults: list, variants: dict) -> list:
             wins = sum(x > 0 for _, x in diff)
             rows.append(f"| {name} | {r['seed']} | {len(diff)} | {np.mean([x for _, x in diff]):+.1f} | "
                         f"{wins}/{len(diff)} | {np.mean(late):+.1f} |")
-    if not rows:
-        return []
-    return ["", "## Paired with the default's runs", "", "Variant runs whose training curve equals the default "
-            "run's of the same seed episode for episode (the variant changes the evaluation only): the same "
-            "policies, evaluated both ways at the same steps.", "",
-            "| variant | seed | evaluations | mean difference (variant - default) | variant higher | difference "
-            "in the scored last 10% |", "|-|-|-|-|-|-|", *rows]
+    return learning.section("Paired with the default's runs", "Variant runs whose training curve equals the default "
+                            "run's of the same seed episode for episode (the variant changes the evaluation only): "
+                            "the same policies, evaluated both ways at the same steps.",
+                            ["variant", "seed", "evaluations", "mean difference (variant - default)", "variant higher",
+                             "difference in the scored last 10%"], rows)
 
 
 def main():

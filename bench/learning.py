@@ -465,6 +465,14 @@ def table(stats: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section(title: str, intro: str, columns: list, rows: list) -> list:
+    """A markdown section of the tables: its heading, a sentence on what it holds and its table; none without
+    rows (learning.md's and the ablation tables' optional sections)."""
+    if not rows:
+        return []
+    return ["", f"## {title}", "", intro, "", "| " + " | ".join(columns) + " |", "|" + "-|" * len(columns), *rows]
+
+
 def stacks(stats: dict) -> list:
     """derl against derl where a case runs it on two env stacks (Breakout: EnvPool, its default, and gymnasium,
     SB3's stack): P(the other stack > the default's), once both have all their seeds. The algorithm, its flags
@@ -477,11 +485,9 @@ def stacks(stats: dict) -> list:
             if p:
                 rows.append(f"| {case} | {other} | {derls[0]} | {seeds} | {p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}] | "
                             f"{verdict_of(p)} |")
-    if not rows:
-        return []
-    return ["", "## derl on two env stacks", "", "The same algorithm, flags and seeds on the case's two env stacks: "
-            "P(a run on the first > a run on the second), stratified-bootstrap 95% interval (rliable).", "",
-            "| case | stack | against | seeds | P [95% CI] | verdict |", "|-|-|-|-|-|-|", *rows]
+    return section("derl on two env stacks", "The same algorithm, flags and seeds on the case's two env stacks: "
+                   "P(a run on the first > a run on the second), stratified-bootstrap 95% interval (rliable).",
+                   ["case", "stack", "against", "seeds", "P [95% CI]", "verdict"], rows)
 
 
 def train_score(run: dict, steps: int) -> float | None:
@@ -536,12 +542,10 @@ def superseded() -> list:
                     per_seed = ", ".join(f"{r['score']:.0f}" for r in runs)
                     rows.append(f"| {case} | {old} | {lib} | {len(runs)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | "
                                 f"{per_seed} | {change} | {commits} |")
-    if not rows:
-        return []
-    return ["", "## Superseded runs", "", "Runs of an older revision of the case's settings: kept, out of the table "
-            "and the aggregate above; `make bench-learning` runs the case again at its current revision.", "",
-            "| case | revision | library | seeds | IQM [95% CI] | per seed | changed in the next revision | commits |",
-            "|-|-|-|-|-|-|-|-|", *rows]
+    return section("Superseded runs", "Runs of an older revision of the case's settings: kept, out of the table "
+                   "and the aggregate above; `make bench-learning` runs the case again at its current revision.",
+                   ["case", "revision", "library", "seeds", "IQM [95% CI]", "per seed", "changed in the next revision",
+                    "commits"], rows)
 
 
 def readme_rows(stats: dict) -> str:
