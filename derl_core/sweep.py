@@ -159,11 +159,11 @@ def execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, ad
 
 def _execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, address: str | None, echo=print):
     plan, alg, env_id, options = record["runs"], record["algorithm"], record["env_id"], record["options"]
-    from .run.control import DriverSignals, Interrupted
+    from .run.control import NotedSignals, Interrupted
     from .run.distributed import start_ray, stop_ray
     temp = start_ray(address)
     import ray
-    signals = DriverSignals()
+    signals = NotedSignals()
     try:
         signals.install()   # after ray.init, which installs handlers of its own
         cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))

@@ -327,11 +327,11 @@ def _execute(registry, tune_dir, plan, searches, address, echo, url):
     known = len(study.get_trials(deepcopy=False))
     if known:   # a resumed (or joined) study: a sampler seeded afresh would draw its first points again
         study.sampler = optuna.samplers.TPESampler(seed=plan["seed"] + known, n_startup_trials=plan["startup_trials"])
-    from .run.control import DriverSignals, Interrupted
+    from .run.control import NotedSignals, Interrupted
     from .run.distributed import start_ray, stop_ray
     temp = start_ray(address)
     import ray
-    signals = DriverSignals()
+    signals = NotedSignals()
     try:
         signals.install()   # after ray.init, which installs handlers of its own
         cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))

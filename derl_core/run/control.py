@@ -24,11 +24,11 @@ class Interrupted(Exception):
         self.exit_code = 128 + signum
 
 
-class DriverSignals:
-    """SIGINT and SIGTERM noted, not raised, while a driver loop (a sweep's or a tune's) waits on Ray: the loop
-    reads `signum` on each pass (it waits at most a second) and stops. A KeyboardInterrupt raised wherever the
-    signal lands could land inside Ray's own code and be lost there (a sweep then ran to its end). A second
-    Ctrl-C stops at once."""
+class NotedSignals:
+    """SIGINT and SIGTERM noted, not raised: a run's clean points and step hooks (RunControl) and a sweep's or a
+    tune's driver loop (each pass waits on Ray at most a second) read `signum` and stop there. A KeyboardInterrupt
+    raised wherever the signal lands could land inside Ray's own code and be lost there (a sweep then ran to its
+    end). A second Ctrl-C stops at once."""
 
     def __init__(self):
         self.signum = None
@@ -36,14 +36,14 @@ class DriverSignals:
 
     def _note(self, signum, frame):
         if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt   # a second Ctrl-C: stop now
         self.signum = signum
 
     def install(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self.previous[sig] = signal.signal(sig, self._note)
-            except ValueError:   # not the main thread: no handling
+            except ValueError:   # not the main thread (e.g. some test runners): no signal handling
                 pass
 
     def restore(self):
@@ -74,9 +74,12 @@ class RunControl:
         self.runner = alg.runner
         self.last_saved = self.runner.step_count
         self.boundary_step = self.runner.step_count
-        self.signum = None
         self.signals = signals   # False inside a Ray task (a sweep's run): Ray owns the process's signals
-        self.previous_handlers = {}
+        self.noted = NotedSignals()
+
+    @property
+    def signum(self):
+        return self.noted.signum
 
     def payload(self) -> dict:
         state = {name: obj.state_dict() for name, obj in self.alg.checkpointables.items()
@@ -116,24 +119,15 @@ class RunControl:
         if self.signum is not None:
             raise Interrupted(self.signum, clean=False)
 
-    def _on_signal(self, signum, frame):
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt   # a second Ctrl-C: stop now
-        self.signum = signum
-
     def __enter__(self):
         self.runner.hooks.insert(0, self.hook)
         self.runner.step_hooks.append(self.step_hook)
-        for sig in (signal.SIGINT, signal.SIGTERM) if self.signals else ():
-            try:
-                self.previous_handlers[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:   # not the main thread (e.g. some test runners): no signal handling
-                pass
+        if self.signals:
+            self.noted.install()
         return self
 
     def __exit__(self, *exc):
         self.runner.hooks.remove(self.hook)
         self.runner.step_hooks.remove(self.step_hook)
-        for sig, handler in self.previous_handlers.items():
-            signal.signal(sig, handler)
+        self.noted.restore()
         return False

@@ -135,9 +135,12 @@ def _worker_class():
             self.episodes = _Episodes()
             self.runner = EnvRunner(self.venv, policy, 1, seed=self.seed, summary=self.episodes, clock=clock)
 
-        def collect(self, weights, step, nsteps):
+        def _holds_policy(self):
             if self.runner is None:
                 raise Restarted("no policy: this worker was restarted since the policy was sent")
+
+        def collect(self, weights, step, nsteps):
+            self._holds_policy()
             self.runner.policy.model.load_state_dict(weights)
             self.runner.step_count = step
             if self.runner.obs is None:
@@ -149,8 +152,8 @@ def _worker_class():
             return rollout, episodes
 
         def env_state(self, policy_sent=False):
-            if policy_sent and self.runner is None:
-                raise Restarted("no policy: this worker was restarted since the policy was sent")
+            if policy_sent:
+                self._holds_policy()
             from ..env import state_objects
             return {name: obj.state_dict() for name, obj in state_objects(self.venv).items()}
 
