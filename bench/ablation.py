@@ -43,6 +43,7 @@ P(variant > SB3), rliable) is rebuilt into bench/results/ablation-CASE.md. Never
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -61,7 +62,8 @@ ABLATIONS = {
                    "no-value-clip": ((), ["--no-clip-value-loss"])},
     "ppo-breakout": {"sb3-eval": (("eval",), ["--env-backend", "envpool"]),
                      "sb3-value-clip": (("value_clip",), ["--env-backend", "envpool"]),
-                     "no-value-clip": ((), ["--env-backend", "envpool", "--no-clip-value-loss"])},
+                     "no-value-clip": ((), ["--env-backend", "envpool", "--no-clip-value-loss"]),
+                     "sb3-life-starts": (("life_starts",), ["--env-backend", "envpool"])},
 }
 # the learning benchmark's derl variant the variants are measured against (a case with one derl variant: "derl")
 BASE = {"ppo-breakout": "derl-envpool"}
@@ -136,6 +138,11 @@ def patch(name: str):
         import derl_core.env.atari as atari
         _ATARI.update(make_single=atari.make_single, envpool_task=atari.envpool_task)
         atari.make_single, atari.envpool_task = training_stack_single, training_stack_task
+    elif name == "life_starts":
+        # SB3's life starts on EnvPool (derl_core/env/atari.py envpool_task): no-ops at a game's start only,
+        # FIRE, RIGHT after it and NOOP, FIRE, RIGHT after a lost life, all hidden from the learner
+        import derl_core.env.atari as atari
+        atari.envpool_task = functools.partial(atari.envpool_task, sb3_starts=True)
     elif name == "value_clip":
         import derl_ppo.ppo as ppo
         ppo.value_error = sb3_value_error         # PPOLoss looks it up in the module at each call

@@ -15,6 +15,7 @@ frames it holds and its latest frame's mean intensity. Means with a 95% bootstra
 from __future__ import annotations
 
 import argparse
+import functools
 
 import numpy as np
 
@@ -28,9 +29,19 @@ def ci(x, reps: int = 2000) -> str:
     return f"{x.mean():.3f} [{np.percentile(means, 2.5):.3f}, {np.percentile(means, 97.5):.3f}] (n={len(x)})"
 
 
-def survey(env_id: str, backend: str, steps: int, num_envs: int, seed: int, policy: str) -> dict:
+STACKS = {"envpool": ("envpool", False), "gymnasium": ("gymnasium", False), "envpool, SB3 starts": ("envpool", True)}
+
+
+def survey(env_id: str, stack: str, steps: int, num_envs: int, seed: int, policy: str) -> dict:
+    import derl_core.env.atari as atari
     from derl_core.env import make
-    venv = make(env_id, num_envs, seed=seed, training=True, backend=backend)
+    backend, sb3_starts = STACKS[stack]
+    own = atari.envpool_task
+    atari.envpool_task = functools.partial(own, sb3_starts=sb3_starts)
+    try:
+        venv = make(env_id, num_envs, seed=seed, training=True, backend=backend)
+    finally:
+        atari.envpool_task = own
     assert venv.backend == backend, (venv.backend, backend)
     rng = np.random.default_rng(seed)
     obs, _ = venv.reset(seed=seed)
@@ -86,12 +97,11 @@ def main():
     print(f"# {args.env_id}: derl's two training stacks, {args.steps} agent steps each, {args.num_envs} envs, "
           f"seed {args.seed}")
     for policy in ("random", "noop"):
-        rows = {b: survey(args.env_id, b, args.steps, args.num_envs, args.seed, policy)
-                for b in ("envpool", "gymnasium")}
+        rows = {stack: survey(args.env_id, stack, args.steps, args.num_envs, args.seed, policy) for stack in STACKS}
         print(f"\n## {'uniform-random actions' if policy == 'random' else 'action 0 (NOOP) always'}\n")
-        print("| measure | envpool | gymnasium |\n|-|-|-|")
+        print("| measure | " + " | ".join(STACKS) + " |\n|-" + "|-" * len(STACKS) + "|")
         for key in rows["envpool"]:
-            print(f"| {key} | {ci(rows['envpool'][key])} | {ci(rows['gymnasium'][key])} |")
+            print(f"| {key} | " + " | ".join(ci(rows[stack][key]) for stack in STACKS) + " |")
 
 
 if __name__ == "__main__":

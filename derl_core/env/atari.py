@@ -97,17 +97,22 @@ def wrap_vector(venv, training: bool = True, **options):
     return venv
 
 
-def envpool_task(env_id: str, training: bool = True):
+def envpool_task(env_id: str, training: bool = True, sb3_starts: bool = False):
     """The same stack in EnvPool (pool.py stacks the frames, zero-padded, and keeps whole-game statistics);
-    ALE/*-v5 ids keep their sticky actions (0.25)."""
+    ALE/*-v5 ids keep their sticky actions (0.25). Training starts each life EnvPool's way (0 to 29 no-op frames,
+    then FIRE for one frame), or with `sb3_starts` the gymnasium stack's and SB3's way: no-ops at a game's start
+    only, then FIRE, RIGHT; after a lost life NOOP, FIRE, RIGHT (bench/ablation.py, variant sb3-life-starts)."""
     from .pool import PoolTask
     m = re.match(r"^(?:ALE/(\w+)-v5|(\w+)NoFrameskip-v4)$", env_id)
     if not m:
         return None
     game = m.group(1) or m.group(2)
+    sb3 = sb3_starts and training
     config = dict(stack_num=1, frame_skip=4, noop_max=max(NOOP_MAX, 1), img_height=84, img_width=84, gray_scale=True,
-                  use_inter_area_resize=True, max_episode_steps=MAX_AGENT_STEPS, use_fire_reset=True,
+                  use_inter_area_resize=True, max_episode_steps=MAX_AGENT_STEPS, use_fire_reset=not sb3,
                   repeat_action_probability=0.25 if m.group(1) else 0.0,
-                  episodic_life=training, reward_clip=training)
-    fire = not training and "FIRE" in gym.make(env_id).unwrapped.get_action_meanings()
-    return PoolTask(f"{game}-v5", config, stack=4, whole_games=training, fire_on_life_loss=fire)
+                  episodic_life=training and not sb3, reward_clip=training)
+    fire = "FIRE" in gym.make(env_id).unwrapped.get_action_meanings()
+    starts = dict(game_start=(1, 2) if fire else (), life_start=(0, 1, 2) if fire else (0,)) if sb3 else {}
+    return PoolTask(f"{game}-v5", config, stack=4, whole_games=training, fire_on_life_loss=fire and not training,
+                    **starts)

@@ -27,6 +27,11 @@ class PoolTask:
     stack: int = 0                # frames to stack here (0: observations as EnvPool gives them)
     whole_games: bool = False     # episodes end at each lost life; statistics are kept per game
     fire_on_life_loss: bool = False   # evaluation: press FIRE after a lost life (as the gymnasium stack does)
+    # training with EnvPool's own episodic_life off: here a lost life ends the episode, and `life_start` (not
+    # empty) is stepped after it and `game_start` after a game's reset, hidden from the learner (the gymnasium
+    # stack's and SB3's EpisodicLifeEnv and FireResetEnv: NOOP, FIRE, RIGHT; FIRE, RIGHT)
+    game_start: tuple = ()
+    life_start: tuple = ()
 
 
 def available() -> bool:
@@ -90,7 +95,27 @@ class PoolVectorEnv(gym.vector.VectorEnv):
         obs, info = self.pool.reset()
         self.returns[:], self.lengths[:] = 0, 0
         self.lives[:] = info.get("lives", 0)
+        if self.task.game_start:
+            obs = self._start(self.ids, self.task.game_start, obs)
         return self._observe(obs, self.ids), {}
+
+    def _start(self, ids, actions, obs):
+        """Steps envs `ids` through `actions`, hidden from the learner; their raw rewards count in the game's
+        score (the gymnasium stack's statistics sit below its reset wrappers). Returns their last observations."""
+        obs, going, kind = obs.copy(), np.ones(ids.size, bool), self.pool.action_space.dtype
+        for action in actions:
+            at = np.flatnonzero(going)
+            out = self.pool.step(np.full(at.size, action, kind), ids[at])
+            obs[at], self.lives[ids[at]] = out[0], out[4]["lives"]
+            self.returns[ids[at]] += out[4]["reward"]
+            over = at[out[2] | out[3]]
+            if over.size:   # the step cap reached meanwhile: a new game, its statistics lost as the gymnasium
+                going[over] = False   # stack's are (they end inside its reset)
+                first = self.pool.step(np.zeros(over.size, kind), ids[over])
+                self.returns[ids[over]], self.lengths[ids[over]] = 0, 0
+                self.lives[ids[over]] = first[4]["lives"]
+                obs[over] = self._start(ids[over], self.task.game_start, first[0])
+        return obs
 
     def step(self, actions):
         actions = np.asarray(actions, self.pool.action_space.dtype)
@@ -106,8 +131,10 @@ class PoolVectorEnv(gym.vector.VectorEnv):
                 terminated[lost], truncated[lost] = more[2], more[3]
                 self.returns[lost] += more[1]
                 info["lives"][lost], info["terminated"][lost] = more[4]["lives"], more[4]["terminated"]
+        if self.task.life_start:   # a lost life ends the learner's episode; the game goes on
+            terminated |= info["lives"] < self.lives
         self.lives[:] = info["lives"] if "lives" in info else 0
-        obs = self._observe(obs)
+        raw, obs = obs, self._observe(obs)
         done = terminated | truncated
         if not done.any():
             return obs, rewards, terminated, truncated, {}
@@ -117,10 +144,18 @@ class PoolVectorEnv(gym.vector.VectorEnv):
         over = done & (info["terminated"].astype(bool) | truncated) if self.task.whole_games else done
         episode = {"r": self.returns.copy(), "l": self.lengths.copy(), "t": np.zeros(self.num_envs)}
         self.returns[over], self.lengths[over] = 0, 0
-        first = self.pool.step(np.zeros(ended.size, actions.dtype), ended.astype(np.int32))  # EnvPool's reset
-        obs[ended] = self._observe(first[0], ended)
-        if "lives" in first[4]:
-            self.lives[ended] = first[4]["lives"]
+        if self.task.life_start:
+            lost = np.flatnonzero(done & ~over).astype(np.int32)
+            if lost.size:
+                obs[lost] = self._observe(self._start(lost, self.task.life_start, raw[lost]), lost)
+            ended = np.flatnonzero(over)
+        if ended.size:
+            first = self.pool.step(np.zeros(ended.size, actions.dtype), ended.astype(np.int32))  # EnvPool's reset
+            if "lives" in first[4]:
+                self.lives[ended] = first[4]["lives"]
+            start = self._start(ended.astype(np.int32), self.task.game_start, first[0]) if self.task.game_start \
+                else first[0]
+            obs[ended] = self._observe(start, ended)
         infos = {"final_obs": final_obs, "_final_obs": done,
                  "final_info": {"episode": episode, "_episode": over}}
         return obs, rewards, terminated, truncated, infos
