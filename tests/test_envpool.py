@@ -145,6 +145,26 @@ def test_atari_training_semantics_and_whole_game_statistics_agree():
     assert abs(ra - rb) < 1.0 and 0.75 < la / lb < 1.33, stats   # random play scores alike on both
 
 
+@pytest.mark.parametrize("cap", [27_000, 37])   # 37: games cut by the step cap, some inside the starting actions
+def test_sb3_life_starts_on_envpool_step_exactly_as_the_gymnasium_stack(monkeypatch, cap):
+    """`envpool_task(sb3_starts=True)`: EnvPool's episodic life and fire reset off, and NOOP, FIRE, RIGHT after a
+    lost life, FIRE, RIGHT after a game's no-ops, hidden: with one no-op frame at a game's start on both (the only
+    random part), the same actions give the same frames, rewards, ends and whole-game statistics."""
+    monkeypatch.setattr(atari, "NOOP_MAX", 1)
+    monkeypatch.setattr(atari, "MAX_AGENT_STEPS", cap)
+    monkeypatch.setattr(atari, "envpool_task", functools.partial(atari.envpool_task, sb3_starts=True))
+    actions = np.random.default_rng(0).integers(0, 4, (3000, 3))
+    a, b = (rollout(envs.make("BreakoutNoFrameskip-v4", 3, seed=3, backend=k), actions)
+            for k in ("gymnasium", "envpool"))
+    assert (a["obs"] == b["obs"]).all() and (a["rew"] == b["rew"]).all()
+    assert (a["term"] == b["term"]).all() and (a["trunc"] == b["trunc"]).all()
+    assert a["term"].sum() > 100 and (a["trunc"].sum() > 200) == (cap < 100)
+    assert a["episodes"] == b["episodes"] and len(a["episodes"]) > 30
+    assert [f[:2] for f in a["final"]] == [f[:2] for f in b["final"]]
+    for (_, _, fa), (_, _, fb) in zip(a["final"], b["final"]):   # a game over cuts the frame skip short, and the
+        assert (fa[:3] == fb[:3]).all() and (fa[3] == fb[3]).mean() > 0.99   # stacks max-pool what they have
+
+
 def test_atari_evaluation_plays_whole_games_pressing_fire_after_each_lost_life():
     """Evaluation envs: raw rewards, no end at a lost life, and FIRE pressed after it — so a policy that never
     fires still finishes its game (instead of idling until the 27k-step cap)."""

@@ -100,14 +100,15 @@ class PoolVectorEnv(gym.vector.VectorEnv):
         return self._observe(obs, self.ids), {}
 
     def _start(self, ids, actions, obs):
-        """Steps envs `ids` through `actions`, hidden from the learner; their raw rewards count in the game's
-        score (the gymnasium stack's statistics sit below its reset wrappers). Returns their last observations."""
+        """Steps envs `ids` through `actions`, hidden from the learner; they count in the game's score and length
+        (the gymnasium stack's statistics sit below its reset wrappers). Returns their last observations."""
         obs, going, kind = obs.copy(), np.ones(ids.size, bool), self.pool.action_space.dtype
         for action in actions:
             at = np.flatnonzero(going)
             out = self.pool.step(np.full(at.size, action, kind), ids[at])
             obs[at], self.lives[ids[at]] = out[0], out[4]["lives"]
             self.returns[ids[at]] += out[4]["reward"]
+            self.lengths[ids[at]] += 1
             over = at[out[2] | out[3]]
             if over.size:   # the step cap reached meanwhile: a new game, its statistics lost as the gymnasium
                 going[over] = False   # stack's are (they end inside its reset)
