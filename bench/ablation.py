@@ -33,6 +33,10 @@ with two at a time): value clipping is on for Atari in both libraries, each in i
   training returns are level between the libraries while SB3's evaluation scores are higher: the first suspect.
 * sb3-value-clip: SB3's clip-only value loss, as for ppo-hopper above.
 * no-value-clip: no value clipping (what closed the MuJoCo gap).
+* sb3-life-starts: SB3's life starts on EnvPool. EnvPool's own reset after a lost life is 0-29 no-op frames and
+  a one-frame FIRE; SB3's AtariWrapper (and derl's gymnasium stack) steps NOOP, FIRE, RIGHT after a lost life
+  and FIRE, RIGHT after a game's 1-30 no-op frames. With them EnvPool steps exactly as the gymnasium stack
+  (tests/test_envpool.py), the stack derl was level with SB3 on, so this tests the env-stack gap at its place.
 
 derl's default and SB3 are the learning benchmark's own stored runs of the case (same flags, same seeds, same
 metric), not run again. A finished (variant, seed) is stored at once in bench/results/ablation/CASE/ with the
