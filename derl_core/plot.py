@@ -42,10 +42,10 @@ def smooth(values, window=20):
 
 def plot(run_dirs: list, out: str = "curves.png", echo=print) -> str:
     groups = defaultdict(list)
-    for run_dir in run_dirs:
-        record = read_run(run_dir)
-        groups[(record.algorithm, record.env_id)].append((*episode_returns(run_dir), eval_returns(run_dir)))
-    with output(out, "--out", (".png",)) as tmp:
+    with output(out, "--out", (".png",)) as tmp:   # --out checked before the runs are read
+        for run_dir in run_dirs:
+            record = read_run(run_dir)
+            groups[(record.algorithm, record.env_id)].append((*episode_returns(run_dir), eval_returns(run_dir)))
         _draw(groups, tmp)
     echo(f"wrote {out} ({sum(len(r) for r in groups.values())} runs in {len(groups)} groups)")
     return out
