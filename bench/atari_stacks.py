@@ -1,7 +1,8 @@
-"""derl's two Atari training stacks side by side under one uniform-random policy: EnvPool (derl's default) and
-gymnasium (the stack SB3's AtariWrapper mirrors). The learning benchmark found PPO Breakout scoring higher on
-gymnasium than on EnvPool with the same algorithm, flags and seeds (learning.md, "derl on two env stacks"); this
-looks for where the stacks differ in what a learner sees, without training anything.
+"""derl's Atari training stacks side by side, without training anything: EnvPool with its own life starts
+(derl's default until the Breakout ablation sb3-life-starts), gymnasium (the stack SB3's AtariWrapper mirrors)
+and EnvPool with SB3's life starts (derl's default since). The learning benchmark found PPO Breakout scoring
+higher on gymnasium than on EnvPool's own starts with the same algorithm, flags and seeds (learning.md, revision
+1); this looked for where the stacks differ in what a learner sees, and found the life starts.
 
 Per stack, from the same number of agent steps, under uniform-random actions (seeded) and under NOOP only (a
 life then lasts as long as the stack's own life-start actions keep the ball in play): whole games (score, agent
@@ -10,12 +11,13 @@ step, the latest frame's mean intensity and the share of its pixels that changed
 each internal episode's first observation how many of its 4 stacked frames are zero padding, how many distinct
 frames it holds and its latest frame's mean intensity. Means with a 95% bootstrap interval over episodes. Never in CI.
 
-    python bench/atari_stacks.py [--env-id BreakoutNoFrameskip-v4] [--steps 40000] [--num-envs 8]
+    python bench/atari_stacks.py [--env-id BreakoutNoFrameskip-v4] [--steps 40000] [--num-envs 8] [--speed]
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import time
 
 import numpy as np
 
@@ -29,10 +31,12 @@ def ci(x, reps: int = 2000) -> str:
     return f"{x.mean():.3f} [{np.percentile(means, 2.5):.3f}, {np.percentile(means, 97.5):.3f}] (n={len(x)})"
 
 
-STACKS = {"envpool": ("envpool", False), "gymnasium": ("gymnasium", False), "envpool, SB3 starts": ("envpool", True)}
+# name: (backend, SB3's life starts on EnvPool); the first is revision 1's EnvPool stack, the last derl's default
+STACKS = {"envpool, own starts": ("envpool", False), "gymnasium": ("gymnasium", False),
+          "envpool, SB3 starts (default)": ("envpool", True)}
 
 
-def survey(env_id: str, stack: str, steps: int, num_envs: int, seed: int, policy: str) -> dict:
+def make_stack(env_id: str, stack: str, num_envs: int, seed: int):
     import derl_core.env.atari as atari
     from derl_core.env import make
     backend, sb3_starts = STACKS[stack]
@@ -43,6 +47,28 @@ def survey(env_id: str, stack: str, steps: int, num_envs: int, seed: int, policy
     finally:
         atari.envpool_task = own
     assert venv.backend == backend, (venv.backend, backend)
+    return venv
+
+
+def speed(env_id: str, num_envs: int, seed: int, steps: int = 12_000, rounds: int = 5) -> dict:
+    """Agent steps per second of each stack under uniform-random actions (short lives: the most life starts),
+    the stacks taking turns for `rounds` rounds: {stack: [rates]}."""
+    rates = {stack: [] for stack in STACKS}
+    actions = np.random.default_rng(seed).integers(4, size=(steps // num_envs, num_envs))
+    for _ in range(rounds):
+        for stack in STACKS:
+            venv = make_stack(env_id, stack, num_envs, seed)
+            venv.reset(seed=seed)
+            start = time.perf_counter()
+            for a in actions:
+                venv.step(a)
+            rates[stack].append(steps / (time.perf_counter() - start))
+            venv.close()
+    return rates
+
+
+def survey(env_id: str, stack: str, steps: int, num_envs: int, seed: int, policy: str) -> dict:
+    venv = make_stack(env_id, stack, num_envs, seed)
     rng = np.random.default_rng(seed)
     obs, _ = venv.reset(seed=seed)
     n_actions = int(venv.single_action_space.n)
@@ -93,14 +119,23 @@ def main():
     parser.add_argument("--steps", type=int, default=40_000)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speed", action="store_true", help="only time the stacks (random actions, 5 rounds)")
     args = parser.parse_args()
-    print(f"# {args.env_id}: derl's two training stacks, {args.steps} agent steps each, {args.num_envs} envs, "
+    if args.speed:
+        rates = speed(args.env_id, args.num_envs, args.seed)
+        first = np.median(rates[next(iter(STACKS))])
+        print(f"# {args.env_id}, {args.num_envs} envs: agent steps/s under random actions, median of 5 rounds\n")
+        print("| stack | steps/s (median) | ratio to the first | rounds |\n|-|-|-|-|")
+        for stack, r in rates.items():
+            print(f"| {stack} | {np.median(r):.0f} | {np.median(r) / first:.3f} | {', '.join(f'{x:.0f}' for x in r)} |")
+        return
+    print(f"# {args.env_id}: derl's training stacks, {args.steps} agent steps each, {args.num_envs} envs, "
           f"seed {args.seed}")
     for policy in ("random", "noop"):
         rows = {stack: survey(args.env_id, stack, args.steps, args.num_envs, args.seed, policy) for stack in STACKS}
         print(f"\n## {'uniform-random actions' if policy == 'random' else 'action 0 (NOOP) always'}\n")
         print("| measure | " + " | ".join(STACKS) + " |\n|-" + "|-" * len(STACKS) + "|")
-        for key in rows["envpool"]:
+        for key in rows[next(iter(STACKS))]:
             print(f"| {key} | " + " | ".join(ci(rows[stack][key]) for stack in STACKS) + " |")
 
 

@@ -63,7 +63,10 @@ CASES = {
 # runs of an older revision stay in the store under their own name, leave the table for its "Superseded" section,
 # and the case is run again. A case's revision is 1 + its changes; revision 1 has no suffix in the store.
 NO_VALUE_CLIP = "MuJoCo PPO without value clipping (bench/results/ablation-ppo-hopper.md)"
-CHANGES = {"ppo-hopper": [NO_VALUE_CLIP], "ppo-halfcheetah": [NO_VALUE_CLIP], "ppo-walker2d": [NO_VALUE_CLIP]}
+SB3_LIFE_STARTS = ("derl's EnvPool Atari stack starts lives as SB3's AtariWrapper does (bench/results/"
+                   "ablation-ppo-breakout.md, sb3-life-starts); derl-gymnasium and SB3 are unchanged")
+CHANGES = {"ppo-hopper": [NO_VALUE_CLIP], "ppo-halfcheetah": [NO_VALUE_CLIP], "ppo-walker2d": [NO_VALUE_CLIP],
+           "ppo-breakout": [SB3_LIFE_STARTS]}
 MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
 EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
 # random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
@@ -93,9 +96,10 @@ MISMATCHES = [
     "DQN: SB3 has no n-step returns, dueling head or prioritized replay (derl's defaults on the classic family "
     "are matched by switching them off in derl's SB3 counterpart only where derl's default is off); a derl "
     "extension that is on by default has no SB3 counterpart and is part of the comparison.",
-    "Atari: derl's EnvPool stack and SB3's AtariWrapper differ in reset noise (EnvPool: noop_max 30 inside the "
-    "pool) and in how a lost life is handled. Training: both end an episode at a lost life and press FIRE on reset. "
-    "Evaluation: SB3's make_atari_env keeps terminal_on_life_loss, so its eval env ends an internal episode at "
+    "Atari training: none left. derl's EnvPool stack starts games and lives as SB3's AtariWrapper does (1-30 no-op "
+    "frames at a game's start; FIRE, RIGHT after it; NOOP, FIRE, RIGHT after a lost life) and steps exactly as "
+    "derl's gymnasium stack (tests/test_envpool.py); only the no-op counts are drawn from other generators. Atari "
+    "evaluation: SB3's make_atari_env keeps terminal_on_life_loss, so its eval env ends an internal episode at "
     "each lost life (no-op step, FIRE) and VecFrameStack restarts its frames there, while evaluate_policy scores "
     "whole games through Monitor; derl's eval env presses FIRE after a lost life and keeps its frames "
     "(bench/ablation.py --case ppo-breakout, variant sb3-eval, evaluates derl's own training SB3's way).",
@@ -509,24 +513,27 @@ def training_returns(stats: dict) -> list:
                 point, lo, hi = iqm_ci(np.array([x]).T)
                 per_seed = ", ".join(score_text(t) for t in x)
                 rows.append(f"| {case} | {lib} | {len(x)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {per_seed} |")
-    return ["", "## Training returns (secondary)", "", "The mean return of each run's training episodes that ended in "
-            "the last 10% of training (stochastic actions, the training env's wrappers; whole games on Atari): not "
-            "the score and no verdict, but where it and the score disagree, the difference is in the evaluation, "
-            "not in what was learned. Runs taken from an ablation have no training curve and are left out.", "",
-            "| case | library | runs | IQM [95% CI] | per run |", "|-|-|-|-|-|", *rows]
+    return section("Training returns (secondary)", "The mean return of each run's training episodes that ended in "
+                   "the last 10% of training (stochastic actions, the training env's wrappers; whole games on "
+                   "Atari): not the score and no verdict, but where it and the score disagree, the difference is in "
+                   "the evaluation, not in what was learned. Runs taken from an ablation before ablations kept "
+                   "training curves are left out.", ["case", "library", "runs", "IQM [95% CI]", "per run"], rows)
 
 
 def adopted(stats: dict) -> list:
     """The table's note on runs it took from another store (a record with a "source"): an ablation variant whose
-    code and flags are exactly a case's current revision, run before the revision existed."""
-    rows = [f"* {case} {lib} seed {r['seed']}: {r['source']} (commit {r['commit']}; no training curve)"
+    code and flags are exactly a case's current revision, run before the revision existed, or a run of the
+    previous revision of a library the revision did not change."""
+    rows = [f"* {case} {lib} seed {r['seed']}: {r['source']} (commit {r['commit']}"
+            f"{'' if r.get('train') else '; no training curve'})"
             for case, libs in stats.items() for lib, (runs, *_) in libs.items() for r in runs if r.get("source")]
     if not rows:
         return []
-    return ["", "## Runs taken from an ablation", "", "Their code and flags are the case's current revision (the "
-            "revision made the ablation's flag the default; nothing else in derl_core or plugins changed between), "
-            "and derl's seeded CPU runs are deterministic: the revision's own seeds 0 and 1 reproduced the "
-            "ablation's to the last digit of every evaluation.", "", *rows]
+    return ["", "## Runs taken from elsewhere", "", "Their code and flags are the case's current revision. From an "
+            "ablation: the revision made the ablation's variant the default, and nothing else that training runs "
+            "changed between (derl's seeded CPU runs are deterministic: ppo-hopper's revision-2 seeds 0 and 1 "
+            "reproduced the ablation's to the last digit of every evaluation). From the previous revision: the "
+            "revision changed another library's code only.", "", *rows]
 
 
 def superseded() -> list:
@@ -535,7 +542,9 @@ def superseded() -> list:
     for case, changes in CHANGES.items():
         for old, change in enumerate(changes, 1):
             for lib in CASES[case][4]:
-                runs = load(case, lib, old)
+                carried = {r.get("source") for r in load(case, lib, old + 1)}   # unchanged: in the table still
+                runs = [r for r in load(case, lib, old)
+                        if os.path.relpath(stored(case, lib, r["seed"], old), ROOT) not in carried]
                 if runs:
                     point, lo, hi = iqm_ci(np.array([[r["score"]] for r in runs]))
                     commits = ", ".join(sorted({r["commit"] for r in runs}))
@@ -595,7 +604,7 @@ def plot(case: str):
         tr = np.array([np.interp(fine, [s for s, _ in r["train"]], [v for _, v in r["train"]]) for r in runs
                        if r["train"]])
         if len(tr):
-            # its own seed count: runs taken from an ablation have no training curve
+            # its own seed count: runs taken from an early ablation have no training curve
             ax2.plot(fine, tr.mean(0), color=line.get_color(), label=f"{lib} ({seeds_word(len(tr))})")
             ax2.fill_between(fine, tr.min(0), tr.max(0), alpha=0.15, color=line.get_color())
     if not drawn:

@@ -97,11 +97,13 @@ def wrap_vector(venv, training: bool = True, **options):
     return venv
 
 
-def envpool_task(env_id: str, training: bool = True, sb3_starts: bool = False):
+def envpool_task(env_id: str, training: bool = True, sb3_starts: bool = True):
     """The same stack in EnvPool (pool.py stacks the frames, zero-padded, and keeps whole-game statistics);
-    ALE/*-v5 ids keep their sticky actions (0.25). Training starts each life EnvPool's way (0 to 29 no-op frames,
-    then FIRE for one frame), or with `sb3_starts` the gymnasium stack's and SB3's way: no-ops at a game's start
-    only, then FIRE, RIGHT; after a lost life NOOP, FIRE, RIGHT (bench/ablation.py, variant sb3-life-starts)."""
+    ALE/*-v5 ids keep their sticky actions (0.25). Training starts lives as the gymnasium stack and SB3's
+    AtariWrapper do: 1 to 30 no-op frames at a game's start only, then FIRE, RIGHT; after a lost life NOOP, FIRE,
+    RIGHT, all hidden from the learner (step for step the gymnasium stack: tests/test_envpool.py). With
+    `sb3_starts=False`, EnvPool's own way: 0 to 29 no-op frames and a one-frame FIRE at every life (derl's
+    default until the Breakout ablation sb3-life-starts, bench/results/ablation-ppo-breakout.md)."""
     from .pool import PoolTask
     m = re.match(r"^(?:ALE/(\w+)-v5|(\w+)NoFrameskip-v4)$", env_id)
     if not m:
