@@ -112,11 +112,17 @@ class PoolVectorEnv(gym.vector.VectorEnv):
             over = at[out[2] | out[3]]
             if over.size:   # the step cap reached meanwhile: a new game, its statistics lost as the gymnasium
                 going[over] = False   # stack's are (they end inside its reset)
-                first = self.pool.step(np.zeros(over.size, kind), ids[over])
                 self.returns[ids[over]], self.lengths[ids[over]] = 0, 0
-                self.lives[ids[over]] = first[4]["lives"]
-                obs[over] = self._start(ids[over], self.task.game_start, first[0])
+                obs[over] = self._new_game(ids[over])
         return obs
+
+    def _new_game(self, ids):
+        """EnvPool's reset of the ended envs `ids` (their next step, whose action it ignores), then the task's
+        `game_start`; returns their first observations."""
+        first = self.pool.step(np.zeros(ids.size, self.pool.action_space.dtype), ids)
+        if "lives" in first[4]:
+            self.lives[ids] = first[4]["lives"]
+        return self._start(ids, self.task.game_start, first[0]) if self.task.game_start else first[0]
 
     def step(self, actions):
         actions = np.asarray(actions, self.pool.action_space.dtype)
@@ -151,12 +157,7 @@ class PoolVectorEnv(gym.vector.VectorEnv):
                 obs[lost] = self._observe(self._start(lost, self.task.life_start, raw[lost]), lost)
             ended = np.flatnonzero(over)
         if ended.size:
-            first = self.pool.step(np.zeros(ended.size, actions.dtype), ended.astype(np.int32))  # EnvPool's reset
-            if "lives" in first[4]:
-                self.lives[ended] = first[4]["lives"]
-            start = self._start(ended.astype(np.int32), self.task.game_start, first[0]) if self.task.game_start \
-                else first[0]
-            obs[ended] = self._observe(start, ended)
+            obs[ended] = self._observe(self._new_game(ended.astype(np.int32)), ended)
         infos = {"final_obs": final_obs, "_final_obs": done,
                  "final_info": {"episode": episode, "_episode": over}}
         return obs, rewards, terminated, truncated, infos
