@@ -144,16 +144,12 @@ def patch(name: str):
         import derl_core.env.atari as atari
         _ATARI.update(make_single=atari.make_single, envpool_task=atari.envpool_task)
         atari.make_single, atari.envpool_task = training_stack_single, training_stack_task
-    elif name == "envpool_starts":
-        # EnvPool's own life starts, derl's Atari default until sb3-life-starts (revision 1 of the case): the
-        # variants measured against that default keep it
+    elif name in ("envpool_starts", "life_starts"):
+        # EnvPool's own life starts (derl's Atari default in revision 1 of the case, which the variants measured
+        # against it keep) or SB3's (derl_core/env/atari.py envpool_task: no-ops at a game's start only, FIRE,
+        # RIGHT after it and NOOP, FIRE, RIGHT after a lost life, all hidden from the learner)
         import derl_core.env.atari as atari
-        atari.envpool_task = functools.partial(atari.envpool_task, sb3_starts=False)
-    elif name == "life_starts":
-        # SB3's life starts on EnvPool (derl_core/env/atari.py envpool_task): no-ops at a game's start only,
-        # FIRE, RIGHT after it and NOOP, FIRE, RIGHT after a lost life, all hidden from the learner
-        import derl_core.env.atari as atari
-        atari.envpool_task = functools.partial(atari.envpool_task, sb3_starts=True)
+        atari.envpool_task = functools.partial(atari.envpool_task, sb3_starts=name == "life_starts")
     elif name == "value_clip":
         import derl_ppo.ppo as ppo
         ppo.value_error = sb3_value_error         # PPOLoss looks it up in the module at each call

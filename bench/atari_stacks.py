@@ -16,7 +16,6 @@ frames it holds and its latest frame's mean intensity. Means with a 95% bootstra
 from __future__ import annotations
 
 import argparse
-import functools
 import time
 
 import numpy as np
@@ -37,17 +36,12 @@ STACKS = {"envpool, own starts": ("envpool", False), "gymnasium": ("gymnasium", 
 
 
 def make_stack(env_id: str, stack: str, num_envs: int, seed: int):
-    import derl_core.env.atari as atari
-    from derl_core.env import make
+    """A stack's training vector env: EnvPool's from the Atari family's task, as derl's env.make builds it."""
+    from derl_core.env import atari, make, pool
     backend, sb3_starts = STACKS[stack]
-    own = atari.envpool_task
-    atari.envpool_task = functools.partial(own, sb3_starts=sb3_starts)
-    try:
-        venv = make(env_id, num_envs, seed=seed, training=True, backend=backend)
-    finally:
-        atari.envpool_task = own
-    assert venv.backend == backend, (venv.backend, backend)
-    return venv
+    if backend == "envpool":
+        return pool.make(atari.envpool_task(env_id, True, sb3_starts=sb3_starts), num_envs, seed)
+    return make(env_id, num_envs, seed=seed, training=True, backend=backend)
 
 
 def speed(env_id: str, num_envs: int, seed: int, steps: int = 12_000, rounds: int = 5) -> dict:
