@@ -20,6 +20,7 @@ _LAZY = {
     "ExperienceReplay": "rl.replay", "ReplayStorage": "rl.replay", "ReplayBatch": "rl.replay",
     "SumTree": "rl.replay",
     "Alg": "rl.alg", "AlgLoss": "rl.alg", "Trainer": "rl.alg", "CopyTarget": "rl.alg",
+    "soft_update": "rl.alg", "clip_grad_norm": "rl.alg",
     "NonFiniteError": "rl.alg",
     "Factory": "rl.factory",
     "Schedule": "rl.schedules", "Linear": "rl.schedules", "Constant": "rl.schedules",

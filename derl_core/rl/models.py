@@ -131,6 +131,18 @@ class NatureCNN(nn.Module):
         return self.fc(self.conv((x.float() / 255.0).contiguous(memory_format=torch.channels_last)))
 
 
+class MLP(nn.Sequential):
+    """An nn.Sequential (the same layers, parameters and state-dict keys) whose forward calls each layer's
+    own forward: the same arithmetic without nn.Module.__call__'s dispatch per layer, which is a third of a
+    small network's forward on a CPU (PPO CartPole's act: 68 -> 45 us; bench/floor.py). Forward hooks on
+    the layers inside are therefore not called; hooks on the MLP itself are."""
+
+    def forward(self, x):
+        for layer in self:
+            x = layer.forward(x)
+        return x
+
+
 def mlp(sizes, activation=nn.Tanh, out_activation=None) -> nn.Sequential:
     layers = []
     for i in range(len(sizes) - 1):
@@ -139,7 +151,7 @@ def mlp(sizes, activation=nn.Tanh, out_activation=None) -> nn.Sequential:
             layers.append(activation())
     if out_activation is not None:
         layers.append(out_activation())
-    return nn.Sequential(*layers)
+    return MLP(*layers)
 
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -155,7 +167,7 @@ def make_torso(obs_space, hidden=(64, 64), activation="tanh") -> nn.Module:
         body = mlp([obs_space.shape[0], *hidden], act, act)
     else:
         enc = encoder(obs_space)
-        body = nn.Sequential(enc, mlp([enc.out_features, *hidden], act, act))
+        body = MLP(enc, mlp([enc.out_features, *hidden], act, act))
     body.out_features = hidden[-1]
     return body
 
@@ -208,12 +220,13 @@ class ActorCritic(nn.Module):
             nn.init.orthogonal_(self.value_head.weight, 1.0)
 
     def forward(self, obs):
-        a = self.actor_torso(obs)
-        c = a if self.critic_torso is self.actor_torso else self.critic_torso(obs)
-        head = self.policy_head(a)
+        # the parts' own forwards (see MLP): this module's __call__ is the one dispatch per call
+        a = self.actor_torso.forward(obs)
+        c = a if self.critic_torso is self.actor_torso else self.critic_torso.forward(obs)
+        head = self.policy_head.forward(a)
         if self.continuous and self.centred:
             head = head + self.action_centre
-        return head, self.value_head(c).squeeze(-1)
+        return head, self.value_head.forward(c).squeeze(-1)
 
 
 def make_model(obs_space, action_space, **kwargs) -> nn.Module:

@@ -107,6 +107,29 @@ def as_tensor(x, device="cpu") -> torch.Tensor:
     return t.to(device)
 
 
+def to_numpy(*tensors, pack: bool | None = None) -> tuple:
+    """numpy copies of tensors of one batch: free on the CPU (shared memory); from a GPU, packed into one
+    float64 tensor for a single device-to-host copy (one sync per env step, not one per tensor), then split
+    and cast back (exact: actions, log-probabilities and values are float32 or small integers). `pack`:
+    None packs when a tensor is off the CPU."""
+    if pack is None:
+        pack = any(t.device.type != "cpu" for t in tensors)
+    if not pack:
+        return tuple(t.numpy() for t in tensors)
+    n = tensors[0].shape[0]
+    packed = torch.cat([t.reshape(n, -1).double() for t in tensors], 1).cpu().numpy()
+    out, at = [], 0
+    for t in tensors:
+        width = t[0].numel() if t.dim() else 1
+        out.append(packed[:, at:at + width].reshape(t.shape).astype(TO_NUMPY[t.dtype]))
+        at += width
+    return tuple(out)
+
+
+TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16, torch.int64: np.int64,
+            torch.int32: np.int32, torch.int8: np.int8, torch.uint8: np.uint8, torch.bool: np.bool_}
+
+
 class Policy:
     """Wraps `model`; subclasses implement `act`. A policy with RNG state defines state_dict/load_state_dict
     (the core checkpoints it)."""
@@ -138,11 +161,12 @@ class ActorCriticPolicy(Policy):
         return CategoricalLogits(head)
 
     def act(self, obs, deterministic: bool = False) -> PolicyStep:
+        """One forward pass, the action drawn, and one transfer to the host (the only wait for a GPU)."""
         with torch.inference_mode():
             head, values = self.model(self.to_tensor(obs))
             dist = self.distribution(head)
             actions = dist.mode() if deterministic else dist.sample()
-            return PolicyStep(actions.cpu().numpy(), dist.log_prob(actions).cpu().numpy(), values.cpu().numpy())
+            return PolicyStep(*to_numpy(actions, dist.log_prob(actions), values))
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         return self.distribution(self.model(obs)[0]).mode()

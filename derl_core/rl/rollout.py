@@ -14,7 +14,7 @@ import torch
 
 from ..env import state_objects as env_state_objects
 from .policy import as_tensor
-from .spaces import env_actions, tree_map, tree_set, tree_stack
+from .spaces import env_actions, tree_map, tree_set
 
 
 class EnvError(RuntimeError):
@@ -141,8 +141,10 @@ class EnvRunner:
             torch.set_num_threads(learner_threads)
 
     def _collect(self, nsteps: int) -> Rollout:
-        steps = []
-        for _ in range(nsteps):
+        """Each step written in place into arrays allocated at the rollout's first step (a rollout's arrays
+        are its own: a plugin may keep them)."""
+        out = None
+        for t in range(nsteps):
             pred = self.policy.act(self.obs)
             actions = env_actions(self.action_space, pred.actions)
             try:
@@ -152,19 +154,23 @@ class EnvRunner:
             self.step_count += self.num_envs
             for hook in self.step_hooks:
                 hook(self)
-            real_next = next_obs
-            if "_final_obs" in infos and infos["_final_obs"].any():
-                real_next = tree_map(np.copy, next_obs)
+            if out is None:
+                out = _allocate(nsteps, self.obs, pred, rewards, terminated, truncated)
+            put = (lambda dst, src: dst.__setitem__(t, src))
+            tree_map(put, out.observations, self.obs)
+            tree_map(put, out.next_observations, next_obs)
+            for name, value in (("actions", pred.actions), ("rewards", rewards), ("terminated", terminated),
+                                ("truncated", truncated), ("log_prob", pred.log_prob), ("values", pred.values)):
+                if value is not None:
+                    getattr(out, name)[t] = value
+            if "_final_obs" in infos and infos["_final_obs"].any():   # the real s_{t+1} where an episode ended
+                row = tree_map(lambda x: x[t], out.next_observations)
                 for i in np.flatnonzero(infos["_final_obs"]):
-                    tree_set(real_next, i, infos["final_obs"][i])
+                    tree_set(row, i, infos["final_obs"][i])
                 self._record_episodes(infos.get("final_info", {}))
-            steps.append((self.obs, pred, rewards, terminated, truncated, real_next))
             self.obs = next_obs
-        obs, preds, rewards, terminated, truncated, real_next = zip(*steps)
-        stack = (lambda xs: None if xs[0] is None else np.stack(xs))
-        return Rollout(tree_stack(obs), np.stack([p.actions for p in preds]), np.stack(rewards),
-                       np.stack(terminated), np.stack(truncated), tree_stack(real_next), self.obs,
-                       stack([p.log_prob for p in preds]), stack([p.values for p in preds]))
+        out.latest_observations = self.obs
+        return out
 
     def _collect_remote(self, nsteps: int) -> Rollout:
         start = self.step_count
@@ -190,6 +196,13 @@ class EnvRunner:
 
     def load_state_dict(self, state: dict):
         self.step_count = int(state["step_count"])
+
+
+def _allocate(nsteps: int, obs, pred, rewards, terminated, truncated) -> Rollout:
+    """Empty (nsteps, num_envs, ...) arrays for a rollout, shaped and typed as its first step's values."""
+    empty = (lambda x: None if x is None else np.empty((nsteps, *np.shape(x)), np.asarray(x).dtype))
+    return Rollout(tree_map(empty, obs), empty(pred.actions), empty(rewards), empty(terminated),
+                   empty(truncated), tree_map(empty, obs), None, empty(pred.log_prob), empty(pred.values))
 
 
 def state_objects(runner: EnvRunner) -> dict:

@@ -190,6 +190,17 @@ def make_alg(spec, hparams: dict, venv, device: str, seed: int, summary=None):
         raise BadInput(f"{culprit} failed to build: {type(exc).__name__}: {first_line(exc, 200)}") from None
 
 
+def compile_networks(alg) -> list:
+    """--compile: every torch module the Alg checkpoints is compiled in place (nn.Module.compile: the same
+    parameters and state-dict keys, so checkpoints, load and export are unchanged); the names compiled."""
+    done = []
+    for name, obj in alg.checkpointables.items():
+        if isinstance(obj, torch.nn.Module):
+            obj.compile()
+            done.append(name)
+    return done
+
+
 @dataclass
 class BuiltRun:
     """A run built from its record, ready to learn; nothing is written yet."""
@@ -210,6 +221,8 @@ def prepare(registry, record: dict, device: str, progress: bool, start: int = 0,
             seed_everything(record.seed)
         summary = Summary(None, hparams["total_steps"], progress=progress, start_step=start)
         alg = make_alg(spec, hparams, venv, device, record.seed, summary)
+        if record.run.get("compile"):
+            compile_networks(alg)
         if reshare is not None:
             alg.runner.hooks.append(reshare)
         return BuiltRun(spec, venv, hparams, alg, summary)

@@ -90,6 +90,8 @@ RUN_OPTIONS = (
     RunOption("capture_video", bool, "record videos of episodes during training into RUN/videos/", False),
     RunOption("video_every", int, "with --capture-video: a video every N training episodes (default: after "
               "episodes 1, 8, 27, ..., 1000, then every 1000)", UNSET, 1, 10**9),
+    RunOption("compile", bool, "torch.compile the algorithm's networks (compiling takes a while: it pays on long "
+              "runs and GPUs; bench/results/latest.md)", False),
     RunOption("env_backend", str, "envpool or gymnasium (default: EnvPool for 4+ envs where it can)", UNSET,
               choices=tuple(BACKENDS)),
 )

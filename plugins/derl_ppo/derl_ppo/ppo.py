@@ -24,6 +24,19 @@ class PPOLoss:
         self.policy, self.clip_range, self.clock = policy, clip_range, clock
         self.value_coef, self.entropy_coef = value_coef, entropy_coef
         self.clip_value_loss, self.normalize_advantages = clip_value_loss, normalize_advantages
+        self._per_batch = (None, None)   # (advantages tensor, what follows from it and the old values alone)
+
+    def rollout_terms(self, batch):
+        """The normalised advantages and the explained variance: functions of the rollout's tensors alone. With
+        one minibatch (classic PPO, A2C-sized) every epoch sees the same batch, so they are computed once."""
+        source, terms = self._per_batch
+        if source is not batch.advantages:
+            advantages = batch.advantages
+            if self.normalize_advantages and len(advantages) > 1:
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            terms = advantages, explained_variance(batch.values, batch.value_targets)
+            self._per_batch = (batch.advantages, terms)
+        return terms
 
     def __call__(self, batch, extras=None):
         clip = self.clip_range(self.clock())
@@ -31,24 +44,26 @@ class PPOLoss:
         log_ratio = new.log_prob - batch.log_prob
         ratio = log_ratio.exp()
 
-        advantages = batch.advantages
-        if self.normalize_advantages and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        policy_loss = torch.max(-advantages * ratio,
-                                -advantages * ratio.clamp(1 - clip, 1 + clip)).mean()
+        advantages, ev = self.rollout_terms(batch)
+        # -min(A r, A clip(r)) is max(-A r, -A clip(r)) exactly (negation is exact)
+        policy_loss = -torch.min(advantages * ratio, advantages * ratio.clamp(1 - clip, 1 + clip)).mean()
 
         targets, old_values = batch.value_targets, batch.values
         value_loss = 0.5 * value_error(new.values, old_values, targets, clip if self.clip_value_loss else None).mean()
 
-        entropy = new.entropy.mean()
-        loss = policy_loss + self.value_coef * value_loss - self.entropy_coef * entropy
+        loss = policy_loss + self.value_coef * value_loss
+        if self.entropy_coef:   # with a zero coefficient the term adds exact zeros: leave it out of the graph
+            entropy = new.entropy.mean()
+            loss = loss - self.entropy_coef * entropy
+        else:
+            entropy = new.entropy.detach().mean()
 
         with torch.no_grad():
             stats = {
                 "losses/policy_loss": policy_loss, "losses/value_loss": value_loss,
                 "losses/entropy": entropy, "losses/approx_kl": ((ratio - 1) - log_ratio).mean(),
                 "losses/clipfrac": ((ratio - 1).abs() > clip).float().mean(),
-                "losses/explained_variance": explained_variance(old_values, targets),
+                "losses/explained_variance": ev,
                 "charts/clip_range": clip,
             }
         return loss, stats

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derl_core import Alg, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, ReplayStorage, Trainer, mlp
+from derl_core import (Alg, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, ReplayStorage, Trainer, mlp,
+                       soft_update)
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -135,10 +136,8 @@ class PolyakUpdate:
     def __init__(self, target: nn.Module, source: nn.Module, tau: float, loss: SACLoss):
         self.target, self.source, self.tau, self.loss = target, source, tau, loss
 
-    @torch.no_grad()
     def __call__(self, batch, stats):
-        for t, s in zip(self.target.parameters(), self.source.parameters()):
-            t.lerp_(s, self.tau)
+        soft_update(self.target, self.source, self.tau)
         return {"losses/alpha": self.loss.alpha}
 
 
