@@ -87,6 +87,10 @@ def check_together(spec, hparams: dict):
     total, num_envs = hparams.get("total_steps"), hparams.get("num_envs")
     if total is not None and num_envs is not None and num_envs > total:
         raise BadInput(f"--num-envs {num_envs} is more than --total-steps {total}")
+    from .model_options import problem as model_problem
+    bad_model = model_problem(hparams)
+    if bad_model:
+        raise BadInput(bad_model)
     if spec.check is not None:
         try:
             problem = spec.check(dict(hparams))

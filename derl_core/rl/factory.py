@@ -28,6 +28,13 @@ class Factory:
             raise KeyError(f"{type(self).__name__} needs keyword argument '{name}'")
         return default
 
+    def model_options(self) -> dict:
+        """The core's model options among this Factory's hyperparameters (derl_core.model_options), as
+        keyword arguments of actor_critic_policy / make_torso; each counts as read."""
+        from ..model_options import NAMES, resolved
+        present = {name: self.get(name) for name in NAMES if name in self.kwargs}
+        return resolved(present)
+
     def build(self, env):
         raise NotImplementedError
 

@@ -57,21 +57,22 @@ class Combined(nn.Module):
     """Dict and Tuple observations (SB3's CombinedExtractor): one encoder per key — a CNN of 256 features for
     images, one-hot for Discrete and MultiDiscrete, flattening for the rest — outputs concatenated."""
 
-    def __init__(self, obs_space):
+    def __init__(self, obs_space, image_scale: float | None = 255.0):
         super().__init__()
         items = (obs_space.spaces.items() if kind(obs_space) == "Dict"
                  else ((str(i), s) for i, s in enumerate(obs_space.spaces)))
         self.keys, self.parts = [], nn.ModuleList()
         for key, sub in items:
             self.keys.append(key if kind(obs_space) == "Dict" else int(key))
-            self.parts.append(NatureCNN.for_space(sub, features=256) if is_image(sub) else encoder(sub))
+            self.parts.append(NatureCNN.for_space(sub, features=256, scale=image_scale) if is_image(sub)
+                              else encoder(sub, image_scale))
         self.out_features = sum(p.out_features for p in self.parts)
 
     def forward(self, x):
         return torch.cat([part(x[key]) for key, part in zip(self.keys, self.parts)], -1)
 
 
-def encoder(obs_space) -> nn.Module:
+def encoder(obs_space, image_scale: float | None = 255.0) -> nn.Module:
     """What turns one observation space into a flat float vector (before the MLP layers)."""
     k = kind(obs_space)
     if k == "Discrete":
@@ -81,7 +82,7 @@ def encoder(obs_space) -> nn.Module:
     if k in ("Box", "MultiBinary"):
         return Flatten(int(np.prod(obs_space.shape)))
     if k in ("Dict", "Tuple"):
-        return Combined(obs_space)
+        return Combined(obs_space, image_scale)
     raise TypeError(f"no encoder for {k} observations")
 
 
@@ -94,9 +95,10 @@ class NatureCNN(nn.Module):
     MIN_SIDE = 36
 
     def __init__(self, in_channels: int = 4, features: int = 512, height: int = 84, width: int = 84,
-                 channels_last: bool = False, stacked: int = 1):
+                 channels_last: bool = False, stacked: int = 1, scale: float | None = 255.0):
         super().__init__()
         self.channels_last, self.stacked = channels_last, stacked
+        self.scale = scale   # --image-scale: pixels / 255 (auto), the values themselves (None), or / scale
         if min(height, width) >= self.MIN_SIDE:
             layers = [nn.Conv2d(in_channels, 32, 8, 4), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
                       nn.Conv2d(64, 64, 3, 1), nn.ReLU()]
@@ -112,9 +114,9 @@ class NatureCNN(nn.Module):
         self.conv.to(memory_format=torch.channels_last)
 
     @classmethod
-    def for_space(cls, space, features: int = 512) -> "NatureCNN":
+    def for_space(cls, space, features: int = 512, scale: float | None = 255.0) -> "NatureCNN":
         channels, height, width, channels_last, stacked = image_layout(space)
-        return cls(channels, features, height, width, channels_last, stacked)
+        return cls(channels, features, height, width, channels_last, stacked, scale)
 
     def nchw(self, x):
         """(B, C, H, W) from the observation's layout; for channels-last input a permuted view, which is
@@ -127,8 +129,10 @@ class NatureCNN(nn.Module):
         return x.permute(0, 3, 1, 2) if self.channels_last else x
 
     def forward(self, x):
-        x = self.nchw(x)
-        return self.fc(self.conv((x.float() / 255.0).contiguous(memory_format=torch.channels_last)))
+        x = self.nchw(x).float()
+        if self.scale is not None:
+            x = x / self.scale
+        return self.fc(self.conv(x.contiguous(memory_format=torch.channels_last)))
 
 
 class MLP(nn.Sequential):
@@ -154,20 +158,34 @@ def mlp(sizes, activation=nn.Tanh, out_activation=None) -> nn.Sequential:
     return MLP(*layers)
 
 
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU}
+VECTOR_HIDDEN = (64, 64)   # --net-arch auto for vector observations
 
 
-def make_torso(obs_space, hidden=(64, 64), activation="tanh") -> nn.Module:
-    """Feature extractor: NatureCNN for images; an MLP for vectors, after a one-hot encoding of Discrete and
-    MultiDiscrete observations (a flattening of other Box shapes and MultiBinary). Has `out_features`."""
-    if is_image(obs_space):
-        return NatureCNN.for_space(obs_space)
+def make_torso(obs_space, hidden=VECTOR_HIDDEN, activation="tanh", image_scale: float | None = 255.0) -> nn.Module:
+    """Feature extractor: NatureCNN for images (then the `hidden` layers, none by default); an MLP of `hidden`
+    layers for vectors, after a one-hot encoding of Discrete and MultiDiscrete observations (a flattening to
+    float of other Box shapes and dtypes, and of MultiBinary). `hidden=None` is --net-arch auto. Has
+    `out_features`."""
     act = ACTIVATIONS[activation]
-    if type(obs_space).__name__ == "Box" and len(obs_space.shape) == 1:   # plain vectors: the MLP itself
-        body = mlp([obs_space.shape[0], *hidden], act, act)
-    else:
-        enc = encoder(obs_space)
-        body = MLP(enc, mlp([enc.out_features, *hidden], act, act))
+    if is_image(obs_space):
+        cnn = NatureCNN.for_space(obs_space, scale=image_scale)
+        if not hidden:
+            return cnn
+        body = MLP(cnn, mlp([cnn.out_features, *hidden], act, act))
+        body.out_features = hidden[-1]
+        return body
+    hidden = VECTOR_HIDDEN if hidden is None else tuple(hidden)
+    plain = (type(obs_space).__name__ == "Box" and len(obs_space.shape) == 1
+             and np.dtype(obs_space.dtype) in (np.float32, np.float64))   # float vectors: the MLP itself
+    enc = None if plain else encoder(obs_space, image_scale)
+    width = obs_space.shape[0] if plain else enc.out_features
+    if not hidden:   # no hidden layer: the heads read the (encoded) observation
+        body = Flatten(width) if plain else enc
+        body.out_features = width
+        return body
+    layers = mlp([width, *hidden], act, act)
+    body = layers if plain else MLP(enc, layers)
     body.out_features = hidden[-1]
     return body
 
@@ -195,11 +213,14 @@ class ActorCritic(nn.Module):
     """Outputs (logits or Gaussian mean, value). `shared=False` gives separate actor and critic torsos
     (MuJoCo PPO); continuous actions get a state-independent log-std."""
 
-    def __init__(self, obs_space, action_space, hidden=(64, 64), activation="tanh", shared=True,
-                 orthogonal=True):
+    def __init__(self, obs_space, action_space, hidden=None, activation="tanh", shared=True,
+                 orthogonal=True, critic_hidden=None, policy_gain=0.01, value_gain=1.0, log_std_init=0.0,
+                 image_scale: float | None = 255.0):
         super().__init__()
-        self.actor_torso = make_torso(obs_space, hidden, activation)
-        self.critic_torso = self.actor_torso if shared else make_torso(obs_space, hidden, activation)
+        self.actor_torso = make_torso(obs_space, hidden, activation, image_scale)
+        self.critic_torso = (self.actor_torso if shared else
+                             make_torso(obs_space, hidden if critic_hidden is None else critic_hidden, activation,
+                                        image_scale))
         n = action_dim(action_space)
         self.policy_head = nn.Linear(self.actor_torso.out_features, n)
         self.value_head = nn.Linear(self.critic_torso.out_features, 1)
@@ -208,7 +229,7 @@ class ActorCritic(nn.Module):
         # several categorical dimensions (MultiDiscrete, MultiBinary): their logits side by side
         self.action_nvec = nvec if nvec is not None and kind(action_space) != "Discrete" else None
         if self.continuous:
-            self.log_std = nn.Parameter(torch.zeros(n))
+            self.log_std = nn.Parameter(torch.full((n,), float(log_std_init)))
             low, high = np.asarray(action_space.low, np.float64), np.asarray(action_space.high, np.float64)
             centre = np.where(np.isfinite(low) & np.isfinite(high), (low + high) / 2, 0.0).reshape(-1)
             # not in the state dict: it follows from the action space (and older checkpoints have none)
@@ -216,8 +237,8 @@ class ActorCritic(nn.Module):
             self.centred = bool(centre.any())   # known when built: forward never asks the device
         if orthogonal:
             init_orthogonal(self)
-            nn.init.orthogonal_(self.policy_head.weight, 0.01)
-            nn.init.orthogonal_(self.value_head.weight, 1.0)
+            nn.init.orthogonal_(self.policy_head.weight, policy_gain)
+            nn.init.orthogonal_(self.value_head.weight, value_gain)
 
     def forward(self, obs):
         # the parts' own forwards (see MLP): this module's __call__ is the one dispatch per call

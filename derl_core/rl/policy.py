@@ -181,11 +181,12 @@ class ActorCriticPolicy(Policy):
             return self.model(self.to_tensor(obs))[1].cpu().numpy()
 
 
-def actor_critic_policy(env, device="cpu", shared=True, hidden=(64, 64), activation="tanh",
-                        orthogonal=True) -> ActorCriticPolicy:
-    """The default actor-critic policy for a vector env's spaces (A2C, PPO)."""
+def actor_critic_policy(env, device="cpu", shared=True, hidden=None, activation="tanh",
+                        orthogonal=True, **model_options) -> ActorCriticPolicy:
+    """The default actor-critic policy for a vector env's spaces (A2C, PPO); `hidden=None` is --net-arch
+    auto, `model_options` the rest of Factory.model_options() (see models.ActorCritic)."""
     model = make_model(env.single_observation_space, env.single_action_space, hidden=hidden,
-                       activation=activation, shared=shared, orthogonal=orthogonal).to(device)
+                       activation=activation, shared=shared, orthogonal=orthogonal, **model_options).to(device)
     return ActorCriticPolicy(model, device)
 
 

@@ -345,7 +345,10 @@ def differences(saved: dict, now: dict) -> list:
         if saved.get(key) != now[key]:
             out.append(f"{key} {saved.get(key)!r} -> {now[key]!r}")
     old, new = saved.get("hyperparameters", {}), now["hyperparameters"]
+    from ..model_options import NAMES as LATER   # a checkpoint older than the model options used their defaults
     for key in sorted(set(old) | set(new)):
+        if key in LATER and key not in old:
+            continue
         if old.get(key) != new.get(key):
             out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
     return out

@@ -192,7 +192,9 @@ class RunRecord:
         spec = registry.algorithm(self.algorithm)
         family = registry.family_for(self.env_id)
         known = {hp.name for hp in spec.hyperparameters}
-        missing, unknown = sorted(known - set(self.hyperparameters)), sorted(set(self.hyperparameters) - known)
+        from ..model_options import NAMES as LATER   # options added after runs were made: their defaults are
+        missing = sorted(known - set(self.hyperparameters) - set(LATER))   # what those runs used
+        unknown = sorted(set(self.hyperparameters) - known)
         if missing or unknown:
             what = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
                                          f"unknown {', '.join(unknown)}" if unknown else "") if x)

@@ -30,7 +30,7 @@ class A2CLoss:
 
 class A2CFactory(Factory):
     def build(self, env):
-        policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
+        policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"), **self.model_options())
         runner = EnvRunner(env, policy, self.get("nsteps"), self.seed, self.summary, self.clock)
         data = OnPolicyData(runner, policy, self.get("gamma"), self.get("gae_lambda"), device=self.device)
         optimizer = torch.optim.RMSprop(policy.model.parameters(), lr=self.get("learning_rate"),

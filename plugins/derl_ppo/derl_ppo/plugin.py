@@ -1,5 +1,6 @@
 """PPO's registration: its hyperparameters and their defaults per env family. No torch here."""
 from derl_core import hookimpl
+from derl_core.model_options import model_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import rollout_problem
 from derl_core.memory import rollout_bytes
@@ -25,6 +26,7 @@ HYPERPARAMETERS = [
     hp("normalize_advantages", bool, "normalise advantages per minibatch", True),
     hp("shared_torso", bool, "actor and critic share their torso", True, atari=True, mujoco=False,
        classic=False),
+    *model_hyperparameters(),   # --net-arch, --activation, ... (derl_core.model_options)
 ]
 
 

@@ -72,7 +72,7 @@ class PPOLoss:
 class PPOFactory(Factory):
     def build(self, env):
         total = self.get("total_steps")
-        policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"))
+        policy = actor_critic_policy(env, self.device, shared=self.get("shared_torso"), **self.model_options())
         runner = EnvRunner(env, policy, self.get("nsteps"), self.seed, self.summary, self.clock)
         data = OnPolicyData(runner, policy, self.get("gamma"), self.get("gae_lambda"), self.get("num_epochs"),
                             self.get("num_minibatches"), self.device)

@@ -1,0 +1,110 @@
+"""Model options, declared once for every algorithm that builds its networks with the core's models (no torch
+here: `derl ALG -h` lists them). A plugin offers them by adding `model_hyperparameters(...)` to its
+hyperparameters, with its own defaults per env family; its Factory reads them with `self.model_options()`
+and hands them to `actor_critic_policy` / `make_torso`. The core checks them together (config.check_together).
+
+    --net-arch 256,256        hidden sizes of the torso (vectors), or of the layers after an image encoder
+    --critic-arch same|SIZES  the critic's own torso, where actor and critic do not share one
+    --activation tanh|relu|elu|gelu|silu
+    --ortho-init / --policy-init-gain / --value-init-gain
+    --log-std-init            the Gaussian's initial log-std (Box actions)
+    --image-scale auto|none|D how uint8 images become floats: auto = pixels / 255 (today's rule), none = the
+                              values themselves (MiniGrid's object indices), D = divided by D
+"""
+from __future__ import annotations
+
+from .spec import hp
+
+ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
+AUTO = "auto"
+MAX_WIDTH, MAX_DEPTH = 65_536, 64
+
+
+def model_hyperparameters(net_arch: str = AUTO, activation: str = "tanh", ortho_init: bool = True,
+                          log_std_init: float = 0.0, **family_defaults) -> list:
+    """The model options as hyperparameters; `family_defaults` maps an option to {family: default}, e.g.
+    model_hyperparameters(net_arch={"mujoco": "256,256"})."""
+    fam = (lambda name: family_defaults.get(name, {}))
+    return [
+        hp("net_arch", str, "hidden layer sizes, comma-separated (auto: 64,64 for vectors, none after an image "
+           "encoder)", net_arch, **fam("net_arch")),
+        hp("critic_arch", str, "the critic's hidden sizes where it has its own torso (same: --net-arch's)", "same",
+           **fam("critic_arch")),
+        hp("activation", str, "hidden-layer activation", activation, choices=ACTIVATIONS, **fam("activation")),
+        hp("ortho_init", bool, "orthogonal initialisation (hidden layers gain sqrt 2)", ortho_init,
+           **fam("ortho_init")),
+        hp("policy_init_gain", float, "orthogonal gain of the policy head", 0.01, 0, None, **fam("policy_init_gain")),
+        hp("value_init_gain", float, "orthogonal gain of the value head", 1.0, 0, None, **fam("value_init_gain")),
+        hp("log_std_init", float, "initial log-std of the Gaussian policy (Box actions)", log_std_init, -20, 2,
+           **fam("log_std_init")),
+        hp("image_scale", str, "uint8 images: auto (divide by 255), none (the values as they are) or a divisor",
+           AUTO, **fam("image_scale")),
+    ]
+
+
+NAMES = ("net_arch", "critic_arch", "activation", "ortho_init", "policy_init_gain", "value_init_gain",
+         "log_std_init", "image_scale")
+
+
+def parse_arch(text: str, flag: str = "--net-arch"):
+    """'64,64' -> (64, 64); 'auto' -> None (the model's own rule); '' or 'none' -> () (no hidden layer)."""
+    text = str(text).strip().lower()
+    if text == AUTO:
+        return None
+    if text in ("", "none"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise ValueError(f"{flag} must be sizes like 256,256 (or auto, none), got {text[:40]!r}") from None
+    if len(sizes) > MAX_DEPTH or any(not 1 <= s <= MAX_WIDTH for s in sizes):
+        raise ValueError(f"{flag} sizes must be 1..{MAX_WIDTH}, at most {MAX_DEPTH} layers, got {text[:40]!r}")
+    return sizes
+
+
+def parse_image_scale(text: str):
+    """'auto' -> 255.0 for images (today's rule), 'none' -> None, a number -> that divisor."""
+    text = str(text).strip().lower()
+    if text == AUTO:
+        return 255.0
+    if text == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--image-scale must be auto, none or a positive number, got {text[:40]!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise ValueError(f"--image-scale must be a positive finite number, got {text[:40]!r}")
+    return value
+
+
+def problem(hparams: dict) -> str | None:
+    """The core's check of the model options present in `hparams` (None: fine)."""
+    try:
+        if "net_arch" in hparams:
+            parse_arch(hparams["net_arch"])
+        if "critic_arch" in hparams and str(hparams["critic_arch"]).strip().lower() != "same":
+            parse_arch(hparams["critic_arch"], "--critic-arch")
+        if "image_scale" in hparams:
+            parse_image_scale(hparams["image_scale"])
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def resolved(hparams: dict) -> dict:
+    """Keyword arguments for the core's model builders from the model options present in `hparams`."""
+    out = {}
+    if "net_arch" in hparams:
+        out["hidden"] = parse_arch(hparams["net_arch"])
+    if "critic_arch" in hparams:
+        same = str(hparams["critic_arch"]).strip().lower() == "same"
+        out["critic_hidden"] = None if same else parse_arch(hparams["critic_arch"], "--critic-arch")
+    for name, key in (("activation", "activation"), ("ortho_init", "orthogonal"),
+                      ("policy_init_gain", "policy_gain"), ("value_init_gain", "value_gain"),
+                      ("log_std_init", "log_std_init")):
+        if name in hparams:
+            out[key] = hparams[name]
+    if "image_scale" in hparams:
+        out["image_scale"] = parse_image_scale(hparams["image_scale"])
+    return out
