@@ -65,6 +65,7 @@ class DerlGroup(TyperGroup):
 
 
 app = typer.Typer(cls=DerlGroup, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},   # -h as the original derl had
                   help="derl: deep reinforcement learning on PyTorch. Algorithms are plugins: see 'derl list'.")
 
 
@@ -200,7 +201,7 @@ def run_algorithm(alg: str, tokens: list):
     reg = registry()
     spec = reg.algorithm(alg)
     options, overrides = parse_run_args(spec, tokens)
-    if options is None:
+    if options is None or not tokens:   # `derl ppo` alone: its arguments, as the original derl did
         show_alg_help(spec)
         return
     if "env_id" not in options:

@@ -21,7 +21,7 @@ def test_list_and_json():
     assert {"classic", "atari", "mujoco", "pybullet"} <= {f["name"] for f in data["env_families"]}
 
 
-@pytest.mark.parametrize("args", [["run", "ppo", "--help"], ["ppo", "-h"]])
+@pytest.mark.parametrize("args", [["run", "ppo", "--help"], ["ppo", "-h"], ["ppo"]])
 def test_algorithm_help_shows_defaults_per_family(args):
     result = invoke(args)
     assert result.exit_code == 0
@@ -49,7 +49,7 @@ BAD_INPUTS = [
     (["ppo", "--env-id", "CartPole-v1", "--nsteps", "many"], "--nsteps expects int"),
     (["ppo", "--env-id", "CartPole-v1", "--gamma", "2"], r"--gamma must be in \[0, 1\]"),
     (["ppo", "--env-id", "CartPole-v1", "--seed", "x"], "--seed expects int"),
-    (["ppo"], "--env-id is required"),
+    (["ppo", "--seed", "3"], "--env-id is required"),
     (["ppo", "--env-id", "CartPole-v1", "--device", "tpu"], "--device must be"),
     (["ppo", "--env-id", "CartPole-v1", "stray"], "unexpected argument 'stray'"),
     (["list", "--bogus"], "bogus"),
@@ -164,3 +164,11 @@ def test_progress_bar_numbers_stay_whole_in_80_columns():
     bar.close()
     text = sink.getvalue()
     assert "123456/300000" in text and "…" not in text and "R100 187.2" in text
+
+
+@pytest.mark.parametrize("args", [["-h"], ["list", "-h"], ["eval", "-h"], ["resume", "-h"], ["plot", "-h"],
+                                  ["export", "-h"]])
+def test_short_help_everywhere(args):
+    """The original derl documents `derl -h`; -h is --help for every command."""
+    out = run_derl(args)
+    assert out.returncode == 0 and "Usage" in out.stdout, out.stderr
