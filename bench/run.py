@@ -209,13 +209,20 @@ def cases(quick: bool):
 WORKDIR = tempfile.mkdtemp(prefix="derl-bench-cwd-")   # children's working directory (MuJoCo logs, ...)
 
 
-def run_child(case, runner, seed, steps):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", case, runner, str(seed),
-                          str(steps)], capture_output=True, text=True, cwd=WORKDIR)
+def child_result(argv: list, what: str, **run_kwargs) -> dict:
+    """Runs `python ARGV...` (a bench script's --child) and returns what it printed on its RESULT line; a
+    child without one ends the benchmark with `what` and the tail of its stderr. bench/versions.py and
+    bench/scaling.py use it too."""
+    out = subprocess.run([sys.executable, *map(str, argv)], capture_output=True, text=True, **run_kwargs)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
-        raise SystemExit(f"{case}/{runner} seed {seed} failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{out.stderr[-3000:]}")
     return json.loads(line[7:])
+
+
+def run_child(case, runner, seed, steps):
+    return child_result([os.path.abspath(__file__), "--child", case, runner, seed, steps],
+                        f"{case}/{runner} seed {seed}", cwd=WORKDIR)
 
 
 def two_at_once(case, runner, steps):

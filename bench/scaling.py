@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,12 +63,10 @@ def child(lib, case, value, steps, seed=1):
 
 
 def run_point(lib, case, value, steps):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib, case, str(value), str(steps)],
-                         capture_output=True, text=True, cwd=RESULTS)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if line is None:
-        raise SystemExit(f"{lib} {case} {value} failed:\n{out.stderr[-2000:]}")
-    return json.loads(line[7:])
+    sys.path.insert(0, HERE)
+    from run import child_result
+    return child_result([os.path.abspath(__file__), "--child", lib, case, value, steps], f"{lib} {case} {value}",
+                        cwd=RESULTS)
 
 
 def main():

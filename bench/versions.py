@@ -9,7 +9,6 @@ that the new Trainer (no host sync per gradient step) costs nothing and helps sm
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -24,12 +23,9 @@ SMALL = ["ppo-cartpole", "a2c-cartpole", "dqn-cartpole", "sac-pendulum"]
 def child(tree: str, case: str, seed: int, steps: int, workdir: str) -> dict:
     plugins = [os.path.join(tree, "plugins", p) for p in sorted(os.listdir(os.path.join(tree, "plugins")))]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, *plugins]))
-    out = subprocess.run([sys.executable, os.path.join(tree, "bench", "run.py"), "--child", case, "derl",
-                          str(seed), str(steps)], capture_output=True, text=True, cwd=workdir, env=env)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if line is None:
-        raise SystemExit(f"{case} in {tree} failed:\n{out.stderr[-3000:]}")
-    return json.loads(line[7:])
+    from run import child_result   # this tree's bench/run.py (main puts bench/ on sys.path)
+    return child_result([os.path.join(tree, "bench", "run.py"), "--child", case, "derl", seed, steps],
+                        f"{case} in {tree}", cwd=workdir, env=env)
 
 
 def main():

@@ -79,14 +79,10 @@ def parse_image_scale(text: str):
 
 
 def problem(hparams: dict) -> str | None:
-    """The core's check of the model options present in `hparams` (None: fine)."""
+    """The core's check of the model options present in `hparams` (None: fine): whether `resolved` can read
+    them."""
     try:
-        if "net_arch" in hparams:
-            parse_arch(hparams["net_arch"])
-        if "critic_arch" in hparams and str(hparams["critic_arch"]).strip().lower() != "same":
-            parse_arch(hparams["critic_arch"], "--critic-arch")
-        if "image_scale" in hparams:
-            parse_image_scale(hparams["image_scale"])
+        resolved(hparams)
     except ValueError as exc:
         return str(exc)
     return None

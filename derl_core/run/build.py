@@ -190,15 +190,12 @@ def make_alg(spec, hparams: dict, venv, device: str, seed: int, summary=None):
         raise BadInput(f"{culprit} failed to build: {type(exc).__name__}: {first_line(exc, 200)}") from None
 
 
-def compile_networks(alg) -> list:
+def compile_networks(alg):
     """--compile: every torch module the Alg checkpoints is compiled in place (nn.Module.compile: the same
-    parameters and state-dict keys, so checkpoints, load and export are unchanged); the names compiled."""
-    done = []
-    for name, obj in alg.checkpointables.items():
+    parameters and state-dict keys, so checkpoints, load and export are unchanged)."""
+    for obj in alg.checkpointables.values():
         if isinstance(obj, torch.nn.Module):
             obj.compile()
-            done.append(name)
-    return done
 
 
 @dataclass
