@@ -58,6 +58,33 @@ CASES = {
     "ppo-breakout": ("ppo", "BreakoutNoFrameskip-v4", 1_000_000, 3,
                      {"derl-envpool": ["--env-backend", "envpool"], "derl-gymnasium": ["--env-backend", "gymnasium"],
                       "sb3": None}),
+    # rl-zoo's tuned PPO MuJoCo entries (hyperparams/ppo.yml, HalfCheetah-v3 / Hopper-v3 / Walker2d-v3), written
+    # as derl's flags (SETTINGS below); both libraries run them
+    "ppo-halfcheetah-zoo": ("ppo", "HalfCheetah-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+    "ppo-hopper-zoo": ("ppo", "Hopper-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+    "ppo-walker2d-zoo": ("ppo", "Walker2d-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+}
+
+
+def zoo_ppo(batch, n_epochs, gamma, lr, ent, clip, gae, max_grad_norm, vf, tuned_net=True) -> dict:
+    """An rl-zoo PPO MuJoCo entry (normalize: true, n_envs 1, n_steps 512, constant learning rate, no value
+    clipping) in derl's hyperparameters: derl's value loss is 0.5 * coef * MSE, SB3's coef * MSE, so
+    value_coef = 2 * vf_coef; the policy_kwargs (log_std_init -2, ortho_init False, ReLU, 256-256 per head)
+    where the entry has them."""
+    out = {"num_envs": 1, "nsteps": 512, "num_minibatches": 512 // batch, "num_epochs": n_epochs, "gamma": gamma,
+           "learning_rate": lr, "anneal_lr": False, "entropy_coef": ent, "clip_range": clip, "gae_lambda": gae,
+           "max_grad_norm": max_grad_norm, "value_coef": 2 * vf, "clip_value_loss": False, "shared_torso": False,
+           "normalize_obs": True, "normalize_reward": True}
+    if tuned_net:
+        out.update(net_arch="256,256", activation="relu", ortho_init=False, log_std_init=-2.0)
+    return out
+
+
+# a case's settings beyond its family's defaults: derl gets them as flags, SB3 through the same resolver
+SETTINGS = {
+    "ppo-halfcheetah-zoo": zoo_ppo(64, 20, 0.98, 2.0633e-05, 0.000401762, 0.1, 0.92, 0.8, 0.58096),
+    "ppo-hopper-zoo": zoo_ppo(32, 5, 0.999, 9.80828e-05, 0.00229519, 0.2, 0.99, 0.7, 0.835671),
+    "ppo-walker2d-zoo": zoo_ppo(32, 20, 0.99, 5.05041e-05, 0.000585045, 0.1, 0.95, 1.0, 0.871923, tuned_net=False),
 }
 # A case's revision is bumped when a derl default it runs changes (and with it SB3's matched settings): the stored
 # runs of an older revision stay in the store under their own name, leave the table for its "Superseded" section,
@@ -75,11 +102,14 @@ RANDOM = {"CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfChe
           "Walker2d-v5": 1.6, "BreakoutNoFrameskip-v4": 1.7}
 REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0, "sac-hopper": 2326.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
-             "ppo-breakout": 398.0}
+             "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
+             "ppo-walker2d-zoo": 3479.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
 ANCHORS = {"ppo-hopper": {"CleanRL": 2383, "rl-zoo": 2410}, "ppo-halfcheetah": {"CleanRL": 1443, "rl-zoo": 5819},
            "ppo-walker2d": {"CleanRL": 2288, "rl-zoo": 3479}, "sac-hopper": {"CleanRL (1M)": 2311, "rl-zoo (1M)": 2326},
-           "sac-halfcheetah": {"CleanRL (1M)": 9635, "rl-zoo (1M)": 9535}}
+           "sac-halfcheetah": {"CleanRL (1M)": 9635, "rl-zoo (1M)": 9535},
+           "ppo-halfcheetah-zoo": {"rl-zoo": 5819}, "ppo-hopper-zoo": {"rl-zoo": 2410},
+           "ppo-walker2d-zoo": {"rl-zoo": 3479}}
 SMOKE = float(os.environ.get("DERL_LEARNING_SMOKE") or 0)   # --smoke: every budget scaled, 2 seeds, elsewhere
 if SMOKE:
     RESULTS = STORE = os.environ["DERL_LEARNING_STORE"]
@@ -135,7 +165,8 @@ def resolved(case: str) -> dict:
     alg, env_id, steps, _, _ = CASES[case]
     reg = registry()
     spec = reg.algorithm(alg)
-    return cfg.resolve(spec, reg.defaults_chain(reg.family_for(env_id).name), {"total_steps": str(steps)})
+    overrides = {name: str(value) for name, value in SETTINGS.get(case, {}).items()}
+    return cfg.resolve(spec, reg.defaults_chain(reg.family_for(env_id).name), dict(overrides, total_steps=str(steps)))
 
 
 # ------------------------------------------------------------------------------------------------ SB3 side
@@ -161,11 +192,13 @@ def sb3_model(case: str, seed: int):
     else:
         env = make_vec_env(env_id, n_envs=h.get("num_envs", 1), seed=seed)
         eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 20_000)
-        if h.get("normalize_env", True) and env_id in MUJOCO:   # derl's mujoco family normalises unless told not
-            env = VecNormalize(env, gamma=h["gamma"])
-            eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+        if h["normalize_obs"] or h["normalize_reward"]:   # derl's switches (on for the mujoco family's PPO/A2C)
+            env = VecNormalize(env, norm_obs=h["normalize_obs"], norm_reward=h["normalize_reward"],
+                               clip_obs=h["clip_obs"], clip_reward=h["clip_reward"], gamma=h["gamma"])
+            eval_env = VecNormalize(eval_env, training=False, norm_obs=h["normalize_obs"], norm_reward=False,
+                                    clip_obs=h["clip_obs"])
     common = dict(seed=seed, device="cpu", verbose=0)
-    kwargs = {} if atari else {"policy_kwargs": ac_net(h.get("shared_torso", False))}
+    kwargs = {} if atari else {"policy_kwargs": ac_net(h.get("shared_torso", False), h)}
     if alg == "ppo":
         clip = get_linear_fn(h["clip_range"], 0, 1) if h["anneal_clip_range"] else h["clip_range"]
         batch = h["nsteps"] * h["num_envs"] // h["num_minibatches"]
@@ -197,12 +230,23 @@ def sb3_model(case: str, seed: int):
     raise KeyError(alg)
 
 
-def ac_net(shared: bool) -> dict:
-    """derl's 64-64 tanh actor-critic MLP: one torso for both heads (shared_torso) or one each."""
+def ac_net(shared: bool, h: dict | None = None) -> dict:
+    """derl's actor-critic MLP: one torso for both heads (shared_torso) or one each, with the case's model
+    options (--net-arch, --critic-arch, --activation, --ortho-init, --log-std-init; by default 64-64 tanh)."""
     from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
     from torch import nn
+    h = h or {}
     if not shared:
-        return {"net_arch": dict(pi=[64, 64], vf=[64, 64]), "activation_fn": nn.Tanh}
+        from derl_core.model_options import resolved as model_options
+        opts = model_options(h)
+        pi = list(opts.get("hidden") or (64, 64))
+        vf = pi if opts.get("critic_hidden") is None else list(opts["critic_hidden"])
+        out = {"net_arch": dict(pi=pi, vf=vf),
+               "activation_fn": {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU,
+                                 "silu": nn.SiLU}[h.get("activation", "tanh")]}
+        if "ortho_init" in h:
+            out.update(ortho_init=h["ortho_init"], log_std_init=h["log_std_init"])
+        return out
 
     class Torso(BaseFeaturesExtractor):
         def __init__(self, space):
@@ -259,10 +303,13 @@ def launch(case: str, lib: str, seed: int, workdir: str):
 
 
 def derl_argv(case: str, seed: int, out: str) -> list:
-    """derl's arguments for one run of `case`: its budget, one torch thread, the benchmark's evaluations."""
+    """derl's arguments for one run of `case`: its budget, its SETTINGS as flags, one torch thread, the
+    benchmark's evaluations."""
     alg, env_id, steps, _, _ = CASES[case]
+    flags = [part for name, value in SETTINGS.get(case, {}).items()
+             for part in ("--" + name.replace("_", "-"), str(value).lower() if isinstance(value, bool) else str(value))]
     return [alg, "--env-id", env_id, "--total-steps", str(steps), "--seed", str(seed), "--threads", "1",
-            "--eval-every", str(steps // EVALS), "--eval-episodes", str(EVAL_EPISODES), "--logdir", out]
+            "--eval-every", str(steps // EVALS), "--eval-episodes", str(EVAL_EPISODES), "--logdir", out, *flags]
 
 
 def derl_curves(out: str) -> tuple:

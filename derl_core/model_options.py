@@ -46,6 +46,52 @@ NAMES = ("net_arch", "critic_arch", "activation", "ortho_init", "policy_init_gai
          "log_std_init", "image_scale")
 
 
+def normalization_hyperparameters(obs: bool = False, reward: bool = False, **family_defaults) -> list:
+    """Observation and reward normalisation as switches (the core applies them to the vector env: running
+    mean/std of Box observations, clipped; rewards divided by the running std of the discounted return,
+    clipped; statistics saved in checkpoints, applied by load().predict and baked into derl export).
+    `family_defaults` as for model_hyperparameters, e.g. normalize_obs={"mujoco": True}."""
+    fam = (lambda name: family_defaults.get(name, {}))
+    return [
+        hp("normalize_obs", bool, "normalise observations by their running mean and std (Box observations)", obs,
+           **fam("normalize_obs")),
+        hp("normalize_reward", bool, "divide rewards by the running std of the discounted return", reward,
+           **fam("normalize_reward")),
+        hp("clip_obs", float, "clip normalised observations to +-C", 10.0, 0, None, **fam("clip_obs")),
+        hp("clip_reward", float, "clip normalised rewards to +-C", 10.0, 0, None, **fam("clip_reward")),
+    ]
+
+
+NORMALIZATION = ("normalize_obs", "normalize_reward", "clip_obs", "clip_reward")
+# options added after runs were made: a config.json or checkpoint without them used their defaults
+LATER = NAMES + NORMALIZATION
+RENAMED = {"normalize_env": ("normalize_obs", "normalize_reward")}   # SAC's one switch before the two
+
+
+def upgraded(hparams: dict, known) -> dict:
+    """Hyperparameters of an older record in today's names (`known`: the algorithm's): SAC's normalize_env
+    became normalize_obs and normalize_reward."""
+    out = dict(hparams)
+    for old, new in RENAMED.items():
+        if old in out and old not in known:
+            value = out.pop(old)
+            for name in new:
+                if name in known:
+                    out.setdefault(name, value)
+    return out
+
+
+def normalization(hparams: dict):
+    """What env.make does about normalisation for a run with these hyperparameters: a dict of the switches
+    (the core normalises), or True where the algorithm declares none (its env family decides, as before the
+    switches: mujoco and pybullet normalise both)."""
+    if not any(name in hparams for name in NORMALIZATION):
+        return True
+    return {"obs": bool(hparams.get("normalize_obs", False)), "reward": bool(hparams.get("normalize_reward", False)),
+            "clip_obs": float(hparams.get("clip_obs", 10.0)), "clip_reward": float(hparams.get("clip_reward", 10.0)),
+            "gamma": float(hparams.get("gamma", 0.99))}
+
+
 def parse_arch(text: str, flag: str = "--net-arch"):
     """'64,64' -> (64, 64); 'auto' -> None (the model's own rule); '' or 'none' -> () (no hidden layer)."""
     text = str(text).strip().lower()

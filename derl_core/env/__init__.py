@@ -25,7 +25,7 @@ POOL_MIN_ENVS = 4
 
 
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
-         render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool = True,
+         render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool | dict = True,
          backend: str | None = None, env_kwargs: dict | None = None, wrapper: str | None = None,
          frame_stack: int | None = None):
     """A gymnasium VectorEnv with `.family`, `.env_id` and `.backend` attributes. Seeding happens at the first
@@ -34,7 +34,10 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
     (videos), `env_kwargs` (keyword arguments for gymnasium.make, passed to the family's make_single), a
     `wrapper` ("module:callable", applied to each single env after the family's make_single) and
     `frame_stack` (K observations stacked, zero-padded at reset) always use gymnasium. The vector env's
-    `frame_stack` attribute says how many frames each observation stacks (1: none), for replays."""
+    `frame_stack` attribute says how many frames each observation stacks (1: none), for replays.
+    `normalize`: a dict of the run's switches (model_options.normalization: obs, reward, clip_obs, clip_reward,
+    gamma), applied here for every family; True / False is handed to the family's wrap_vector (the mujoco and
+    pybullet families normalise both with True, as before the switches)."""
     family = family_of(env_id, registry)
     try:
         module = load_object(family.module)
@@ -58,10 +61,28 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
         single = functools.partial(_single, module.make_single, env_id, training, render_mode, env_kwargs or {},
                                    load_wrapper(wrapper) if wrapper else None, frame_stack)
         venv = _make_gymnasium(single, env_id, num_envs, asynchronous, family, env_kwargs)
-    venv = module.wrap_vector(venv, training, normalize=normalize)
+    if isinstance(normalize, dict):
+        venv = normalized(module.wrap_vector(venv, training, normalize=False), training, env_id, **normalize)
+    else:
+        venv = module.wrap_vector(venv, training, normalize=normalize)
     venv.family, venv.env_id, venv.backend = family.name, env_id, used
     venv.frame_stack = frame_stack or own_stack
     return venv
+
+
+def normalized(venv, training: bool, env_id: str, obs: bool, reward: bool, clip_obs: float = 10.0,
+               clip_reward: float = 10.0, gamma: float = 0.99):
+    """--normalize-obs / --normalize-reward around a vector env (its statistics are a checkpoint's env state)."""
+    if not (obs or reward):
+        return venv
+    space = venv.single_observation_space
+    if obs and (space_kind(space) != "Box" or getattr(space, "dtype", None) == "uint8" and len(space.shape) >= 2):
+        what = "a uint8 image" if space_kind(space) == "Box" else f"a {space_kind(space)}"
+        raise BadInput(f"--normalize-obs needs vector Box observations; {env_id} gives {what} ({space}): use "
+                       f"--normalize-obs false (images: --image-scale)")
+    from .normalize import NormalizeObsReward
+    return NormalizeObsReward(venv, gamma=gamma, clip=clip_obs, training=training, obs=obs, reward=reward,
+                              clip_reward=clip_reward)
 
 
 def _make_pool(module, family: str, env_id: str, num_envs: int, seed, training: bool, required: bool):

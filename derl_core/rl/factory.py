@@ -4,7 +4,9 @@ from __future__ import annotations
 from .rollout import Clock
 
 _MISSING = object()
-RUN_KEYS = ("num_envs", "total_steps", "normalize_env")   # the core's: a plugin reads them only if it needs them
+# the core's: a plugin reads them only if it needs them (num_envs: the env has it; total_steps: Alg.learn;
+# the normalisation switches: env.make)
+RUN_KEYS = ("num_envs", "total_steps", "normalize_obs", "normalize_reward", "clip_obs", "clip_reward")
 
 
 class Factory:
@@ -45,7 +47,7 @@ class Factory:
         if num_envs is not None and num_envs != env.num_envs:
             raise ValueError(f"num_envs={num_envs} but the env has {env.num_envs}")
         alg = self.build(env)
-        self._used.update(RUN_KEYS)   # num_envs (the env has it), total_steps (Alg.learn), normalize_env (env.make)
+        self._used.update(RUN_KEYS)
         unused = sorted(set(self.kwargs) - self._used)
         if unused:
             raise ValueError(f"{type(self).__name__} did not use keyword arguments: {', '.join(unused)}")

@@ -344,8 +344,9 @@ def differences(saved: dict, now: dict) -> list:
     for key in ("algorithm", "env_id", "seed"):
         if saved.get(key) != now[key]:
             out.append(f"{key} {saved.get(key)!r} -> {now[key]!r}")
-    old, new = saved.get("hyperparameters", {}), now["hyperparameters"]
-    from ..model_options import NAMES as LATER   # a checkpoint older than the model options used their defaults
+    from ..model_options import LATER, upgraded   # a checkpoint older than the model options used their defaults
+    new = now["hyperparameters"]
+    old = upgraded(saved.get("hyperparameters", {}), set(new))
     for key in sorted(set(old) | set(new)):
         if key in LATER and key not in old:
             continue

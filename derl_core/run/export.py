@@ -30,7 +30,7 @@ class Deployed(nn.Module):
     def __init__(self, agent: Agent):
         super().__init__()
         self.model, self.policy = agent.policy.model, agent.policy
-        affines = [n.affine() for n in agent.normalizers]
+        affines = [a for a in (n.affine() for n in agent.normalizers) if a is not None]   # None: obs left as is
         if len(affines) > 1:
             raise BadInput("export: the run has more than one observation normaliser")
         self.normalized = bool(affines)

@@ -154,7 +154,8 @@ class RunRecord:
     def env_options(self) -> dict:
         """What env.make needs besides the id, seed and counts: the same for training, evaluation and the
         Ray workers."""
-        return {"normalize": self.hyperparameters.get("normalize_env", True), "backend": self.run["env_backend"],
+        from ..model_options import normalization
+        return {"normalize": normalization(self.hyperparameters), "backend": self.run["env_backend"],
                 "env_kwargs": env_kwargs_of(self.run["env_kwargs"]), "wrapper": self.run["env_wrapper"],
                 "frame_stack": self.run["frame_stack"]}
 
@@ -192,8 +193,9 @@ class RunRecord:
         spec = registry.algorithm(self.algorithm)
         family = registry.family_for(self.env_id)
         known = {hp.name for hp in spec.hyperparameters}
-        from ..model_options import NAMES as LATER   # options added after runs were made: their defaults are
-        missing = sorted(known - set(self.hyperparameters) - set(LATER))   # what those runs used
+        from ..model_options import LATER, upgraded   # options added after runs were made: their defaults are
+        self.hyperparameters = upgraded(self.hyperparameters, known)   # what those runs used
+        missing = sorted(known - set(self.hyperparameters) - set(LATER))
         unknown = sorted(set(self.hyperparameters) - known)
         if missing or unknown:
             what = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",

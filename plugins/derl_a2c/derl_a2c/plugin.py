@@ -7,7 +7,7 @@ vf 0.5, grad norm 0.5, 1M steps); derl's mujoco family also scales rewards, whic
 classic follows rl-zoo's CartPole-v1 A2C (8 envs, 500k steps, ent 0), which reaches 500.
 """
 from derl_core import hookimpl
-from derl_core.model_options import model_hyperparameters
+from derl_core.model_options import model_hyperparameters, normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import rollout_problem
 from derl_core.memory import rollout_bytes
@@ -31,6 +31,8 @@ HYPERPARAMETERS = [
     hp("shared_torso", bool, "actor and critic share their torso", True, atari=True, mujoco=False,
        classic=False),
     *model_hyperparameters(),   # --net-arch, --activation, ... (derl_core.model_options)
+    # --normalize-obs, --normalize-reward: on for the mujoco family (and pybullet, which takes its defaults)
+    *normalization_hyperparameters(normalize_obs={"mujoco": True}, normalize_reward={"mujoco": True}),
 ]
 
 

@@ -12,6 +12,7 @@ forgetting); annealed from 1e-3 all 5 seeds end at an eval of 500 and a last-20 
 (bench/results/dqn_ablation.md).
 """
 from derl_core import hookimpl
+from derl_core.model_options import normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import replay_problem
 from derl_core.memory import replay_bytes
@@ -46,6 +47,7 @@ HYPERPARAMETERS = [
     hp("noisy", bool, "noisy nets (factorised Gaussian) instead of epsilon-greedy", False),
     hp("noisy_sigma0", float, "noisy nets sigma0", 0.5, 0, None),
     hp("max_grad_norm", float, "global grad-norm clip (0: off)", 10.0, 0, None),
+    *normalization_hyperparameters(),   # --normalize-obs, --normalize-reward: off
 ]
 
 

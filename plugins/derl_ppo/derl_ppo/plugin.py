@@ -1,6 +1,6 @@
 """PPO's registration: its hyperparameters and their defaults per env family. No torch here."""
 from derl_core import hookimpl
-from derl_core.model_options import model_hyperparameters
+from derl_core.model_options import model_hyperparameters, normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import rollout_problem
 from derl_core.memory import rollout_bytes
@@ -27,6 +27,8 @@ HYPERPARAMETERS = [
     hp("shared_torso", bool, "actor and critic share their torso", True, atari=True, mujoco=False,
        classic=False),
     *model_hyperparameters(),   # --net-arch, --activation, ... (derl_core.model_options)
+    # --normalize-obs, --normalize-reward: on for the mujoco family (and pybullet, which takes its defaults)
+    *normalization_hyperparameters(normalize_obs={"mujoco": True}, normalize_reward={"mujoco": True}),
 ]
 
 

@@ -7,6 +7,7 @@ classic follows rl-baselines3-zoo's Pendulum-v1 SAC (hyperparams/sac.yml: lr 1e-
 learning starts 100), with derl's budget of 15k steps.
 """
 from derl_core import hookimpl
+from derl_core.model_options import normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import replay_problem
 from derl_core.memory import mlp_bytes, replay_bytes
@@ -27,7 +28,7 @@ HYPERPARAMETERS = [
     hp("initial_alpha", float, "initial temperature", 1.0, 0, None),
     hp("autotune_alpha", bool, "tune the temperature towards a target entropy of -|A|", True),
     hp("hidden_size", int, "width of the two hidden layers", 256, 1, None),
-    hp("normalize_env", bool, "normalise observations and scale rewards (mujoco/pybullet families)", False),
+    *normalization_hyperparameters(),   # --normalize-obs, --normalize-reward: off (Haarnoja et al. normalise nothing)
 ]
 
 
