@@ -217,7 +217,7 @@ def sb3_model(case: str, seed: int):
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], tau=h["tau"], gamma=h["gamma"],
                    train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
                    ent_coef=f"auto_{h['initial_alpha']}" if h["autotune_alpha"] else h["initial_alpha"],
-                   policy_kwargs={"net_arch": [h["hidden_size"]] * 2}, **common), eval_env
+                   policy_kwargs={"net_arch": mlp_sizes(h)}, **common), eval_env
     if alg == "dqn":
         return DQN("MlpPolicy", env, learning_rate=lr, buffer_size=h["buffer_size"],
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], gamma=h["gamma"],
@@ -225,9 +225,16 @@ def sb3_model(case: str, seed: int):
                    target_update_interval=h["target_update_interval"] * h["train_every"] // max(1, h["gradient_steps"]),
                    exploration_fraction=h["epsilon_steps"] / steps, exploration_initial_eps=h["epsilon_start"],
                    exploration_final_eps=h["epsilon_end"], max_grad_norm=h["max_grad_norm"],
-                   policy_kwargs={"net_arch": [256, 256], "optimizer_kwargs": {"eps": h["adam_eps"]}},
+                   policy_kwargs={"net_arch": mlp_sizes(h), "optimizer_kwargs": {"eps": h["adam_eps"]}},
                    **common), eval_env
     raise KeyError(alg)
+
+
+def mlp_sizes(h: dict) -> list:
+    """SAC's and DQN's --net-arch as SB3's net_arch (the Q networks' and the actor's hidden sizes)."""
+    from derl_core.model_options import resolved as model_options
+    sizes = model_options(h).get("hidden")
+    return [64, 64] if sizes is None else list(sizes)
 
 
 def ac_net(shared: bool, h: dict | None = None) -> dict:

@@ -21,10 +21,19 @@ MAX_WIDTH, MAX_DEPTH = 65_536, 64
 
 
 def model_hyperparameters(net_arch: str = AUTO, activation: str = "tanh", ortho_init: bool = True,
-                          log_std_init: float = 0.0, **family_defaults) -> list:
+                          log_std_init: float = 0.0, names=None, **family_defaults) -> list:
     """The model options as hyperparameters; `family_defaults` maps an option to {family: default}, e.g.
-    model_hyperparameters(net_arch={"mujoco": "256,256"})."""
+    model_hyperparameters(net_arch={"mujoco": "256,256"}); `names`: the options the algorithm's networks have
+    (default: all of NAMES; DQN has no critic or Gaussian, SAC no image encoder)."""
     fam = (lambda name: family_defaults.get(name, {}))
+    unknown = set(names or ()) - set(NAMES)
+    if unknown:
+        raise ValueError(f"model_hyperparameters: no model option {sorted(unknown)[0]!r} (see model_options.NAMES)")
+    return [option for option in _all_options(net_arch, activation, ortho_init, log_std_init, fam)
+            if names is None or option.name in names]
+
+
+def _all_options(net_arch, activation, ortho_init, log_std_init, fam) -> list:
     return [
         hp("net_arch", str, "hidden layer sizes, comma-separated (auto: 64,64 for vectors, none after an image "
            "encoder)", net_arch, **fam("net_arch")),
@@ -65,19 +74,19 @@ def normalization_hyperparameters(obs: bool = False, reward: bool = False, **fam
 NORMALIZATION = ("normalize_obs", "normalize_reward", "clip_obs", "clip_reward")
 # options added after runs were made: a config.json or checkpoint without them used their defaults
 LATER = NAMES + NORMALIZATION
-RENAMED = {"normalize_env": ("normalize_obs", "normalize_reward")}   # SAC's one switch before the two
-
-
 def upgraded(hparams: dict, known) -> dict:
     """Hyperparameters of an older record in today's names (`known`: the algorithm's): SAC's normalize_env
-    became normalize_obs and normalize_reward."""
+    became normalize_obs and normalize_reward, its hidden_size W became --net-arch W,W."""
     out = dict(hparams)
-    for old, new in RENAMED.items():
-        if old in out and old not in known:
-            value = out.pop(old)
-            for name in new:
-                if name in known:
-                    out.setdefault(name, value)
+    if "normalize_env" in out and "normalize_env" not in known:
+        value = out.pop("normalize_env")
+        for name in ("normalize_obs", "normalize_reward"):
+            if name in known:
+                out.setdefault(name, value)
+    if "hidden_size" in out and "hidden_size" not in known and "net_arch" in known:
+        width = out.pop("hidden_size")
+        out.setdefault("net_arch", f"{width},{width}" if isinstance(width, int) and not isinstance(width, bool)
+                       else str(width)[:40])
     return out
 
 

@@ -103,3 +103,39 @@ def test_records_made_before_the_options_still_validate():
     from derl_core.run import checkpoint as ckpt
     saved = ckpt.fingerprint(RunRecord("ppo", "CartPole-v1", 1, old))
     assert ckpt.differences(saved, ckpt.fingerprint(record)) == []
+
+
+def test_dqn_options_reach_the_q_network():
+    alg_, _ = build("dqn", "CartPole-v1", net_arch="32", activation="elu", ortho_init="true")
+    model = alg_.policy.model
+    assert [m.out_features for m in linears(model.torso)] == [32]
+    assert any(isinstance(m, nn.ELU) for m in model.modules())
+    assert model.advantage.bias.abs().sum() == 0   # orthogonal init zeroes biases
+    default, _ = build("dqn", "CartPole-v1")
+    assert [m.out_features for m in linears(default.policy.model.torso)] == [256, 256]
+
+
+def test_sac_options_reach_actor_and_critics():
+    alg_, _ = build("sac", "Pendulum-v1", net_arch="64", critic_arch="16,16", activation="silu")
+    actor, critic = alg_.checkpointables["actor"], alg_.checkpointables["critic"]
+    assert [m.out_features for m in linears(actor.body)] == [64]
+    assert [m.out_features for m in linears(critic.q1)] == [16, 16, 1]
+    assert any(isinstance(m, nn.SiLU) for m in critic.modules())
+
+
+def test_each_algorithm_offers_only_the_options_its_networks_have():
+    reg = registry()
+    names = {alg: {h.name for h in reg.algorithm(alg).hyperparameters} for alg in ("dqn", "sac")}
+    assert "log_std_init" not in names["dqn"] and "critic_arch" not in names["dqn"] and "image_scale" in names["dqn"]
+    assert "log_std_init" not in names["sac"] and "hidden_size" not in names["sac"]
+
+
+def test_sac_records_with_hidden_size_validate_as_net_arch():
+    reg = registry()
+    spec = reg.algorithm("sac")
+    now = config.resolve(spec, reg.defaults_chain("classic"), {"net_arch": "128,128"})
+    old = {k: v for k, v in now.items() if k not in ("net_arch", "critic_arch", "activation", "ortho_init")}
+    old["hidden_size"] = 128
+    record = RunRecord("sac", "Pendulum-v1", 1, old, resolve_options({}), "classic")
+    record.validate(reg)
+    assert record.hyperparameters == now

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from derl_core import (Alg, Constant, CopyTarget, EnvRunner, EpsilonGreedyPolicy, ExperienceReplay, Factory,
-                       Linear, ReplayStorage, Trainer, linear_or_constant, make_torso)
+                       Linear, ReplayStorage, Trainer, init_orthogonal, linear_or_constant, make_torso)
 
 
 class NoisyLinear(nn.Module):
@@ -50,15 +50,22 @@ class NoisyLinear(nn.Module):
 
 
 class QNetwork(nn.Module):
-    """Torso (Nature CNN, or a 256-256 ReLU MLP) then a Q head; dueling: Q = V + A - mean(A).
-    The dueling streams are single layers on the shared 512 (CNN) / 256 (MLP) features."""
+    """Torso (the core's: --net-arch layers, by default 256-256 ReLU, after a Nature CNN on images) then a Q
+    head; dueling: Q = V + A - mean(A). The dueling streams are single layers on the torso's features.
+    `orthogonal`: hidden layers gain sqrt 2, the (non-noisy) heads gain 1; else PyTorch's default init."""
 
-    def __init__(self, observation_space, num_actions, dueling=True, noisy=False, sigma0=0.5):
+    def __init__(self, observation_space, num_actions, dueling=True, noisy=False, sigma0=0.5,
+                 hidden=(256, 256), activation="relu", orthogonal=False, image_scale=255.0):
         super().__init__()
-        self.torso = make_torso(observation_space, (256, 256), "relu")
+        self.torso = make_torso(observation_space, hidden, activation, image_scale)
         linear = (lambda i, o: NoisyLinear(i, o, sigma0)) if noisy else nn.Linear
         self.advantage = linear(self.torso.out_features, num_actions)
         self.value = linear(self.torso.out_features, 1) if dueling else None
+        if orthogonal:
+            init_orthogonal(self.torso)
+            for head in (self.advantage, self.value):
+                if isinstance(head, nn.Linear):
+                    init_orthogonal(head, 1.0)
 
     def forward(self, obs):
         h = self.torso(obs)
@@ -110,7 +117,7 @@ class DQNFactory(Factory):
         noisy, total = self.get("noisy"), self.get("total_steps")
         num_actions = int(env.single_action_space.n)
         model = QNetwork(env.single_observation_space, num_actions, self.get("dueling"), noisy,
-                         self.get("noisy_sigma0")).to(self.device)
+                         self.get("noisy_sigma0"), **self.model_options()).to(self.device)
         schedule = Linear(self.get("epsilon_start"), self.get("epsilon_end"), self.get("epsilon_steps"))
         epsilon = Constant(0.0) if noisy else schedule   # noisy nets explore by themselves
         policy = EpsilonGreedyPolicy(model, num_actions, epsilon, self.clock, device=self.device, seed=self.seed)

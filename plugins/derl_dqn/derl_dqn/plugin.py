@@ -12,7 +12,7 @@ forgetting); annealed from 1e-3 all 5 seeds end at an eval of 500 and a last-20 
 (bench/results/dqn_ablation.md).
 """
 from derl_core import hookimpl
-from derl_core.model_options import normalization_hyperparameters
+from derl_core.model_options import model_hyperparameters, normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import replay_problem
 from derl_core.memory import replay_bytes
@@ -47,6 +47,9 @@ HYPERPARAMETERS = [
     hp("noisy", bool, "noisy nets (factorised Gaussian) instead of epsilon-greedy", False),
     hp("noisy_sigma0", float, "noisy nets sigma0", 0.5, 0, None),
     hp("max_grad_norm", float, "global grad-norm clip (0: off)", 10.0, 0, None),
+    # the Q network: a 256-256 ReLU MLP on vectors, after the Nature CNN on images, default init
+    *model_hyperparameters(net_arch="256,256", activation="relu", ortho_init=False,
+                           names=("net_arch", "activation", "ortho_init", "image_scale")),
     *normalization_hyperparameters(),   # --normalize-obs, --normalize-reward: off
 ]
 

@@ -7,7 +7,7 @@ classic follows rl-baselines3-zoo's Pendulum-v1 SAC (hyperparams/sac.yml: lr 1e-
 learning starts 100), with derl's budget of 15k steps.
 """
 from derl_core import hookimpl
-from derl_core.model_options import normalization_hyperparameters
+from derl_core.model_options import model_hyperparameters, normalization_hyperparameters, resolved
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import replay_problem
 from derl_core.memory import mlp_bytes, replay_bytes
@@ -27,15 +27,21 @@ HYPERPARAMETERS = [
     hp("tau", float, "Polyak averaging rate of the target critics", 0.005, 0, 1),
     hp("initial_alpha", float, "initial temperature", 1.0, 0, None),
     hp("autotune_alpha", bool, "tune the temperature towards a target entropy of -|A|", True),
-    hp("hidden_size", int, "width of the two hidden layers", 256, 1, None),
+    # actor and twin critics: 256-256 ReLU MLPs, PyTorch's default init (--net-arch, --critic-arch, ...)
+    *model_hyperparameters(net_arch="256,256", activation="relu", ortho_init=False,
+                           names=("net_arch", "critic_arch", "activation", "ortho_init")),
     *normalization_hyperparameters(),   # --normalize-obs, --normalize-reward: off (Haarnoja et al. normalise nothing)
 ]
 
 
 def memory(h: dict, env: dict) -> int:
-    obs, act, width = env["obs_shape"][0], env["action_shape"][0], h["hidden_size"]
-    actor = mlp_bytes((obs, width, width, 2 * act))
-    critics = 2 * mlp_bytes((obs + act, width, width, 1), copies=5)   # trained copy + target
+    obs, act = env["obs_shape"][0], env["action_shape"][0]
+    options = resolved(h)
+    actor_sizes = options["hidden"] if options["hidden"] is not None else (256, 256)
+    critic_sizes = options.get("critic_hidden") if options.get("critic_hidden") is not None else actor_sizes
+    width = max((*actor_sizes, *critic_sizes), default=1)
+    actor = mlp_bytes((obs, *actor_sizes, 2 * act))
+    critics = 2 * mlp_bytes((obs + act, *critic_sizes, 1), copies=5)   # trained copy + target
     return replay_bytes(h["buffer_size"], env) + actor + critics + 3 * h["batch_size"] * width * 4 * 8
 
 

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derl_core import (Alg, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, ReplayStorage, Trainer, mlp,
-                       soft_update)
+from derl_core import (Alg, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, ReplayStorage, Trainer,
+                       init_orthogonal, mlp, soft_update)
+from derl_core.rl.models import ACTIVATIONS, VECTOR_HIDDEN
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -25,12 +26,24 @@ def squashed_log_prob(normal: torch.distributions.Normal, u: torch.Tensor) -> to
     return (normal.log_prob(u) - correction).sum(-1)
 
 
+def body(sizes, activation):
+    """The hidden layers (each followed by the activation); no hidden layer: the flattened input itself."""
+    return mlp(sizes, ACTIVATIONS[activation], ACTIVATIONS[activation]) if len(sizes) > 1 else nn.Identity()
+
+
 class Actor(nn.Module):
-    def __init__(self, obs_dim, act_dim, hidden=256):
+    """Hidden layers (--net-arch, 256-256 ReLU by default), then the mean and the state-dependent log-std."""
+
+    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False):
         super().__init__()
-        self.body = mlp([obs_dim, hidden, hidden], nn.ReLU, nn.ReLU)
-        self.mean = nn.Linear(hidden, act_dim)
-        self.log_std = nn.Linear(hidden, act_dim)
+        self.body = body([obs_dim, *hidden], activation)
+        width = hidden[-1] if hidden else obs_dim
+        self.mean = nn.Linear(width, act_dim)
+        self.log_std = nn.Linear(width, act_dim)
+        if orthogonal:   # hidden layers gain sqrt 2, the heads 0.01 (a near-zero mean at the start)
+            init_orthogonal(self.body)
+            init_orthogonal(self.mean, 0.01)
+            init_orthogonal(self.log_std, 0.01)
 
     def forward(self, obs):
         h = self.body(obs.flatten(1).float())   # Box observations of any shape, as one vector
@@ -47,10 +60,14 @@ class Actor(nn.Module):
 class TwinQ(nn.Module):
     """Two Q networks (obs, action in [-1, 1]) -> (2, B)."""
 
-    def __init__(self, obs_dim, act_dim, hidden=256):
+    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False):
         super().__init__()
-        self.q1 = mlp([obs_dim + act_dim, hidden, hidden, 1], nn.ReLU)
-        self.q2 = mlp([obs_dim + act_dim, hidden, hidden, 1], nn.ReLU)
+        self.q1 = mlp([obs_dim + act_dim, *hidden, 1], ACTIVATIONS[activation])
+        self.q2 = mlp([obs_dim + act_dim, *hidden, 1], ACTIVATIONS[activation])
+        if orthogonal:   # hidden layers gain sqrt 2, the output layer 1
+            for q in (self.q1, self.q2):
+                init_orthogonal(q)
+                init_orthogonal(q[-1], 1.0)
 
     def forward(self, obs, actions):
         x = torch.cat([obs.flatten(1).float(), actions], -1)
@@ -145,8 +162,11 @@ class SACFactory(Factory):
     def build(self, env):
         obs_dim = int(np.prod(env.single_observation_space.shape))
         act_dim = int(np.prod(env.single_action_space.shape))
-        lr, hidden = self.get("learning_rate"), self.get("hidden_size")
-        actor = Actor(obs_dim, act_dim, hidden).to(self.device)
+        lr, options = self.get("learning_rate"), self.model_options()
+        hidden = VECTOR_HIDDEN if options["hidden"] is None else options["hidden"]   # auto: the core's rule
+        critic_hidden = hidden if options["critic_hidden"] is None else options["critic_hidden"]
+        nets = dict(activation=options["activation"], orthogonal=options["orthogonal"])
+        actor = Actor(obs_dim, act_dim, hidden, **nets).to(self.device)
         policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"), self.clock,
                            device=self.device, seed=self.seed)
         runner = EnvRunner(env, policy, self.get("train_every"), self.seed, self.summary, self.clock)
@@ -156,7 +176,7 @@ class SACFactory(Factory):
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), device=self.device)
 
-        critic = TwinQ(obs_dim, act_dim, hidden).to(self.device)
+        critic = TwinQ(obs_dim, act_dim, critic_hidden, **nets).to(self.device)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
         log_alpha = torch.tensor(math.log(self.get("initial_alpha")), device=self.device, requires_grad=True)
         loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(act_dim))

@@ -82,7 +82,7 @@ def test_temperature_loss_sign():
 def test_actions_scaled_to_env_bounds_and_random_during_warmup():
     space = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 10.0], np.float32))
     clock = {"t": 0}
-    policy = SACPolicy(Actor(3, 2, 16), space, 100, lambda: clock["t"], seed=0)
+    policy = SACPolicy(Actor(3, 2, (16, 16)), space, 100, lambda: clock["t"], seed=0)
     warm = policy.act(np.zeros((500, 3), np.float32)).actions
     assert warm.min(0)[0] < -1.5 and warm.max(0)[1] > 9 and space.contains(warm[0])
     clock["t"] = 200
