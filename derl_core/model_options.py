@@ -10,12 +10,14 @@ and hands them to `actor_critic_policy` / `make_torso`. The core checks them tog
     --log-std-init            the Gaussian's initial log-std (Box actions)
     --image-scale auto|none|D how uint8 images become floats: auto = pixels / 255 (today's rule), none = the
                               values themselves (MiniGrid's object indices), D = divided by D
+    --encoder auto|nature|small|impala   the image encoder
 """
 from __future__ import annotations
 
 from .spec import hp
 
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
+ENCODERS = ("auto", "nature", "small", "impala")
 AUTO = "auto"
 MAX_WIDTH, MAX_DEPTH = 65_536, 64
 
@@ -48,11 +50,13 @@ def _all_options(net_arch, activation, ortho_init, log_std_init, fam) -> list:
            **fam("log_std_init")),
         hp("image_scale", str, "uint8 images: auto (divide by 255), none (the values as they are) or a divisor",
            AUTO, **fam("image_scale")),
+        hp("encoder", str, "image encoder: auto (the Nature CNN, a small 3x3 CNN under 36 pixels a side), nature, "
+           "small, impala (IMPALA's residual CNN)", AUTO, choices=ENCODERS, **fam("encoder")),
     ]
 
 
 NAMES = ("net_arch", "critic_arch", "activation", "ortho_init", "policy_init_gain", "value_init_gain",
-         "log_std_init", "image_scale")
+         "log_std_init", "image_scale", "encoder")
 
 
 def normalization_hyperparameters(obs: bool = False, reward: bool = False, **family_defaults) -> list:
@@ -158,4 +162,6 @@ def resolved(hparams: dict) -> dict:
             out[key] = hparams[name]
     if "image_scale" in hparams:
         out["image_scale"] = parse_image_scale(hparams["image_scale"])
+    if "encoder" in hparams:
+        out["encoder"] = hparams["encoder"]
     return out

@@ -139,3 +139,21 @@ def test_sac_records_with_hidden_size_validate_as_net_arch():
     record = RunRecord("sac", "Pendulum-v1", 1, old, resolve_options({}), "classic")
     record.validate(reg)
     assert record.hyperparameters == now
+
+
+@pytest.mark.parametrize("arch, side", [("impala", 64), ("small", 84), ("nature", 84), ("impala", 7)])
+def test_encoder_choice(arch, side):
+    space = gym.spaces.Box(0, 255, (side, side, 3), np.uint8)
+    torso = make_torso(space, None, encoder=arch)
+    assert torso.arch == arch and torso.out_features == (256 if arch == "impala" else 512)
+    out = torso(torch.as_tensor(np.stack([space.sample() for _ in range(2)])))
+    assert out.shape == (2, torso.out_features)
+    if arch == "impala":
+        assert sum(isinstance(m, nn.MaxPool2d) for m in torso.modules()) == 3
+
+
+def test_nature_encoder_on_small_images_is_one_line(tmp_path):
+    """MiniGrid-sized images are too small for the Nature CNN's 8x8 stride-4 layer."""
+    res = run_derl(["ppo", "--env-id", "tests.own_envs:PixelCue-v0", "--encoder", "nature", "--total-steps",
+                    "256", "--logdir", tmp_path / "r"])
+    assert res.returncode == 2 and "--encoder nature needs images of at least 36" in res.stderr, res.stderr

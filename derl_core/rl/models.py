@@ -57,22 +57,22 @@ class Combined(nn.Module):
     """Dict and Tuple observations (SB3's CombinedExtractor): one encoder per key — a CNN of 256 features for
     images, one-hot for Discrete and MultiDiscrete, flattening for the rest — outputs concatenated."""
 
-    def __init__(self, obs_space, image_scale: float | None = 255.0):
+    def __init__(self, obs_space, image_scale: float | None = 255.0, cnn: str = "auto"):
         super().__init__()
         items = (obs_space.spaces.items() if kind(obs_space) == "Dict"
                  else ((str(i), s) for i, s in enumerate(obs_space.spaces)))
         self.keys, self.parts = [], nn.ModuleList()
         for key, sub in items:
             self.keys.append(key if kind(obs_space) == "Dict" else int(key))
-            self.parts.append(NatureCNN.for_space(sub, features=256, scale=image_scale) if is_image(sub)
-                              else encoder(sub, image_scale))
+            self.parts.append(NatureCNN.for_space(sub, features=256, scale=image_scale, arch=cnn) if is_image(sub)
+                              else encoder_for(sub, image_scale, cnn))
         self.out_features = sum(p.out_features for p in self.parts)
 
     def forward(self, x):
         return torch.cat([part(x[key]) for key, part in zip(self.keys, self.parts)], -1)
 
 
-def encoder(obs_space, image_scale: float | None = 255.0) -> nn.Module:
+def encoder_for(obs_space, image_scale: float | None = 255.0, cnn: str = "auto") -> nn.Module:
     """What turns one observation space into a flat float vector (before the MLP layers)."""
     k = kind(obs_space)
     if k == "Discrete":
@@ -82,7 +82,7 @@ def encoder(obs_space, image_scale: float | None = 255.0) -> nn.Module:
     if k in ("Box", "MultiBinary"):
         return Flatten(int(np.prod(obs_space.shape)))
     if k in ("Dict", "Tuple"):
-        return Combined(obs_space, image_scale)
+        return Combined(obs_space, image_scale, cnn)
     raise TypeError(f"no encoder for {k} observations")
 
 
@@ -95,16 +95,30 @@ class NatureCNN(nn.Module):
     MIN_SIDE = 36
 
     def __init__(self, in_channels: int = 4, features: int = 512, height: int = 84, width: int = 84,
-                 channels_last: bool = False, stacked: int = 1, scale: float | None = 255.0):
+                 channels_last: bool = False, stacked: int = 1, scale: float | None = 255.0, arch: str = "auto"):
         super().__init__()
         self.channels_last, self.stacked = channels_last, stacked
         self.scale = scale   # --image-scale: pixels / 255 (auto), the values themselves (None), or / scale
-        if min(height, width) >= self.MIN_SIDE:
+        if arch == "auto":   # --encoder auto
+            arch = "nature" if min(height, width) >= self.MIN_SIDE else "small"
+        if arch == "nature":
+            if min(height, width) < self.MIN_SIDE:
+                raise ValueError(f"--encoder nature needs images of at least {self.MIN_SIDE} pixels a side, these "
+                                 f"are {height}x{width} (--encoder small or impala)")
             layers = [nn.Conv2d(in_channels, 32, 8, 4), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
                       nn.Conv2d(64, 64, 3, 1), nn.ReLU()]
-        else:
+        elif arch == "small":
             layers = [nn.Conv2d(in_channels, 32, 3, 1, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
                       nn.Conv2d(64, 64, 3, 1, 1), nn.ReLU()]
+        elif arch == "impala":   # Espeholt et al. 2018: 3 stacks (16, 32, 32), each a conv, a max-pool, 2 residual blocks
+            layers, channels = [], in_channels
+            for out in (16, 32, 32):
+                layers += [nn.Conv2d(channels, out, 3, 1, 1), nn.MaxPool2d(3, 2, 1), Residual(out), Residual(out)]
+                channels = out
+            layers.append(nn.ReLU())
+        else:
+            raise ValueError(f"--encoder must be auto, nature, small or impala, got {arch!r}")
+        self.arch = arch
         self.conv = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
             n = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
@@ -114,9 +128,11 @@ class NatureCNN(nn.Module):
         self.conv.to(memory_format=torch.channels_last)
 
     @classmethod
-    def for_space(cls, space, features: int = 512, scale: float | None = 255.0) -> "NatureCNN":
+    def for_space(cls, space, features: int = 512, scale: float | None = 255.0, arch: str = "auto") -> "NatureCNN":
         channels, height, width, channels_last, stacked = image_layout(space)
-        return cls(channels, features, height, width, channels_last, stacked, scale)
+        if arch == "impala" and features == 512:
+            features = 256   # IMPALA's own width
+        return cls(channels, features, height, width, channels_last, stacked, scale, arch)
 
     def nchw(self, x):
         """(B, C, H, W) from the observation's layout; for channels-last input a permuted view, which is
@@ -133,6 +149,18 @@ class NatureCNN(nn.Module):
         if self.scale is not None:
             x = x / self.scale
         return self.fc(self.conv(x.contiguous(memory_format=torch.channels_last)))
+
+
+class Residual(nn.Module):
+    """IMPALA's residual block: x + conv(relu(conv(relu(x)))), 3x3 convolutions keeping the channels."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv0 = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.conv1 = nn.Conv2d(channels, channels, 3, 1, 1)
+
+    def forward(self, x):
+        return x + self.conv1(torch.relu(self.conv0(torch.relu(x))))
 
 
 class MLP(nn.Sequential):
@@ -162,14 +190,15 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU,
 VECTOR_HIDDEN = (64, 64)   # --net-arch auto for vector observations
 
 
-def make_torso(obs_space, hidden=VECTOR_HIDDEN, activation="tanh", image_scale: float | None = 255.0) -> nn.Module:
+def make_torso(obs_space, hidden=VECTOR_HIDDEN, activation="tanh", image_scale: float | None = 255.0,
+               encoder: str = "auto") -> nn.Module:
     """Feature extractor: NatureCNN for images (then the `hidden` layers, none by default); an MLP of `hidden`
     layers for vectors, after a one-hot encoding of Discrete and MultiDiscrete observations (a flattening to
     float of other Box shapes and dtypes, and of MultiBinary). `hidden=None` is --net-arch auto. Has
     `out_features`."""
     act = ACTIVATIONS[activation]
     if is_image(obs_space):
-        cnn = NatureCNN.for_space(obs_space, scale=image_scale)
+        cnn = NatureCNN.for_space(obs_space, scale=image_scale, arch=encoder)
         if not hidden:
             return cnn
         body = MLP(cnn, mlp([cnn.out_features, *hidden], act, act))
@@ -178,7 +207,7 @@ def make_torso(obs_space, hidden=VECTOR_HIDDEN, activation="tanh", image_scale: 
     hidden = VECTOR_HIDDEN if hidden is None else tuple(hidden)
     plain = (type(obs_space).__name__ == "Box" and len(obs_space.shape) == 1
              and np.dtype(obs_space.dtype) in (np.float32, np.float64))   # float vectors: the MLP itself
-    enc = None if plain else encoder(obs_space, image_scale)
+    enc = None if plain else encoder_for(obs_space, image_scale, encoder)
     width = obs_space.shape[0] if plain else enc.out_features
     if not hidden:   # no hidden layer: the heads read the (encoded) observation
         body = Flatten(width) if plain else enc
@@ -215,12 +244,12 @@ class ActorCritic(nn.Module):
 
     def __init__(self, obs_space, action_space, hidden=None, activation="tanh", shared=True,
                  orthogonal=True, critic_hidden=None, policy_gain=0.01, value_gain=1.0, log_std_init=0.0,
-                 image_scale: float | None = 255.0):
+                 image_scale: float | None = 255.0, encoder: str = "auto"):
         super().__init__()
-        self.actor_torso = make_torso(obs_space, hidden, activation, image_scale)
+        self.actor_torso = make_torso(obs_space, hidden, activation, image_scale, encoder)
         self.critic_torso = (self.actor_torso if shared else
                              make_torso(obs_space, hidden if critic_hidden is None else critic_hidden, activation,
-                                        image_scale))
+                                        image_scale, encoder))
         n = action_dim(action_space)
         self.policy_head = nn.Linear(self.actor_torso.out_features, n)
         self.value_head = nn.Linear(self.critic_torso.out_features, 1)

@@ -55,9 +55,9 @@ class QNetwork(nn.Module):
     `orthogonal`: hidden layers gain sqrt 2, the (non-noisy) heads gain 1; else PyTorch's default init."""
 
     def __init__(self, observation_space, num_actions, dueling=True, noisy=False, sigma0=0.5,
-                 hidden=(256, 256), activation="relu", orthogonal=False, image_scale=255.0):
+                 hidden=(256, 256), activation="relu", orthogonal=False, image_scale=255.0, encoder="auto"):
         super().__init__()
-        self.torso = make_torso(observation_space, hidden, activation, image_scale)
+        self.torso = make_torso(observation_space, hidden, activation, image_scale, encoder)
         linear = (lambda i, o: NoisyLinear(i, o, sigma0)) if noisy else nn.Linear
         self.advantage = linear(self.torso.out_features, num_actions)
         self.value = linear(self.torso.out_features, 1) if dueling else None
