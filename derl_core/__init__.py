@@ -26,7 +26,7 @@ _LAZY = {
     "Schedule": "rl.schedules", "Linear": "rl.schedules", "Constant": "rl.schedules",
     "linear_or_constant": "rl.schedules",
     "make_model": "rl.models", "make_torso": "rl.models", "mlp": "rl.models", "NatureCNN": "rl.models",
-    "init_orthogonal": "rl.models",
+    "init_orthogonal": "rl.models", "custom_model": "rl.models",
     "Summary": "run.summary",
     # the app's Python API: a trained policy in your hands
     "load": "run.agent", "Agent": "run.agent", "train": "run.api",

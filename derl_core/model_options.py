@@ -11,6 +11,8 @@ and hands them to `actor_critic_policy` / `make_torso`. The core checks them tog
     --image-scale auto|none|D how uint8 images become floats: auto = pixels / 255 (today's rule), none = the
                               values themselves (MiniGrid's object indices), D = divided by D
     --encoder auto|nature|small|impala   the image encoder
+    --model module:callable   your own torch module (models.custom_model: called with the spaces and these
+                              options, its outputs checked before training; recorded by name, never pickled)
 """
 from __future__ import annotations
 
@@ -50,13 +52,15 @@ def _all_options(net_arch, activation, ortho_init, log_std_init, fam) -> list:
            **fam("log_std_init")),
         hp("image_scale", str, "uint8 images: auto (divide by 255), none (the values as they are) or a divisor",
            AUTO, **fam("image_scale")),
+        hp("model", str, "your own torch module: module:callable(observation_space, action_space, options) -> "
+           "nn.Module (docs/your-env.md, 'Your own model'); auto: derl's", AUTO, **fam("model")),
         hp("encoder", str, "image encoder: auto (the Nature CNN, a small 3x3 CNN under 36 pixels a side), nature, "
            "small, impala (IMPALA's residual CNN)", AUTO, choices=ENCODERS, **fam("encoder")),
     ]
 
 
 NAMES = ("net_arch", "critic_arch", "activation", "ortho_init", "policy_init_gain", "value_init_gain",
-         "log_std_init", "image_scale", "encoder")
+         "log_std_init", "image_scale", "encoder", "model")
 
 
 def normalization_hyperparameters(obs: bool = False, reward: bool = False, **family_defaults) -> list:
@@ -164,4 +168,17 @@ def resolved(hparams: dict) -> dict:
         out["image_scale"] = parse_image_scale(hparams["image_scale"])
     if "encoder" in hparams:
         out["encoder"] = hparams["encoder"]
+    if "model" in hparams:
+        out["model"] = check_model_path(hparams["model"])
     return out
+
+
+def check_model_path(text: str) -> str:
+    """--model: auto, or module:callable (imported when the run is built, and again when it is loaded)."""
+    text = str(text).strip()
+    if text.lower() == AUTO:
+        return AUTO
+    module, sep, attr = text.partition(":")
+    if not sep or not all(p.isidentifier() for p in module.split(".") + attr.split(".")):
+        raise ValueError(f"--model must be auto or module:callable (e.g. my_pkg.models:make_model), got {text[:60]!r}")
+    return text

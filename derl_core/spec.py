@@ -23,6 +23,21 @@ def api_problem(kind: str, name: str, declared, accepted) -> str | None:
             f"({what}); see {MIGRATION}")
 
 
+def import_user_module(module: str):
+    """Imports a user's module (of a "module:EnvId" id, --env-wrapper, --model); like `python -c`, derl also
+    looks in the current folder (a console script's sys.path does not hold it), after everything installed."""
+    import os
+    import sys
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        here = os.getcwd()
+        if exc.name != module.split(".")[0] or here in sys.path:
+            raise
+        sys.path.append(here)
+        importlib.import_module(module)
+
+
 def load_object(path: str):
     """Import "package.module:attribute" (only when an algorithm or env family is actually used)."""
     module, _, attr = path.partition(":")

@@ -3,13 +3,10 @@
 An id may name the module that registers it, as gymnasium.make does: "my_pkg.my_module:MyEnv-v0" imports
 my_pkg.my_module, then makes MyEnv-v0; the run records the whole id, so eval, resume and Ray workers import
 the module again."""
-import importlib
-import os
-import sys
-
 import gymnasium as gym
 
 from ..errors import BadInput, first_line
+from ..spec import import_user_module
 
 
 def split_id(env_id: str) -> tuple:
@@ -19,16 +16,8 @@ def split_id(env_id: str) -> tuple:
 
 
 def import_env_module(module: str):
-    """Imports the module of a "module:EnvId" id; like `python -c`, derl also looks in the current folder (a
-    console script's sys.path does not hold it), after everything installed."""
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        here = os.getcwd()
-        if exc.name != module.split(".")[0] or here in sys.path:
-            raise
-        sys.path.append(here)
-        importlib.import_module(module)
+    """Imports the module of a "module:EnvId" id (spec.import_user_module: the current folder too)."""
+    import_user_module(module)
 
 
 def check_registered(env_id: str, kind: str = "") -> str:

@@ -282,3 +282,75 @@ class ActorCritic(nn.Module):
 def make_model(obs_space, action_space, **kwargs) -> nn.Module:
     """The default actor-critic model for a pair of spaces (see ActorCritic for the options)."""
     return ActorCritic(obs_space, action_space, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ your own model (--model)
+OUTPUTS = {
+    "actor_critic": "forward(obs) -> (head, values): head (B, logits of every choice of every action dimension, or "
+                    "the Gaussian mean per Box action dimension), values (B,)",
+    "q_values": "forward(obs) -> Q-values (B, number of actions)",
+}
+
+
+class CustomActorCritic(nn.Module):
+    """A user's module (--model) as an actor-critic: `net` returns (head, values); derl adds what its
+    policies read (continuous, action_nvec) and, for Box actions, a state-independent `log_std` unless the
+    module has its own. State-dict keys: net.* (and log_std)."""
+
+    def __init__(self, net: nn.Module, action_space, log_std_init: float = 0.0):
+        super().__init__()
+        self.net = net
+        self.continuous = kind(action_space) == "Box"
+        nvec = action_nvec(action_space)
+        self.action_nvec = nvec if nvec is not None and kind(action_space) != "Discrete" else None
+        own = getattr(net, "log_std", None)
+        if self.continuous and not isinstance(own, nn.Parameter):
+            self.log_std = nn.Parameter(torch.full((action_dim(action_space),), float(log_std_init)))
+        elif self.continuous:
+            self.log_std = own
+
+    def forward(self, obs):
+        return self.net(obs)
+
+
+def custom_model(path: str, obs_space, action_space, options: dict, outputs: str) -> nn.Module:
+    """`path` ("module:callable") called as callable(observation_space, action_space, options) -> nn.Module, its
+    outputs checked on a batch of two sampled observations against OUTPUTS[outputs]; ValueError naming what
+    is wrong. Nothing is pickled: a run records `path` and calls it again to load."""
+    from gymnasium.vector.utils import batch_space
+
+    from ..spec import import_user_module, load_object
+    from .spaces import tree_map
+    try:
+        import_user_module(path.partition(":")[0])
+        fn = load_object(path)
+    except Exception as exc:
+        raise ValueError(f"--model {path}: cannot import it ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not callable(fn):
+        raise ValueError(f"--model {path} is not callable")
+    net = fn(obs_space, action_space, dict(options))
+    if not isinstance(net, nn.Module):
+        raise ValueError(f"--model {path} returned {type(net).__name__}, not a torch.nn.Module")
+    batch = batch_space(obs_space, 2)
+    batch.seed(0)
+    with torch.no_grad():
+        sample = tree_map(lambda leaf: torch.as_tensor(np.asarray(leaf)), batch.sample())
+        out = net(tree_map(lambda t: t.float() if t.dtype == torch.float64 else t, sample))   # as policies feed it
+    want = OUTPUTS[outputs]
+    n = action_dim(action_space)
+
+    def refuse(what):
+        raise ValueError(f"--model {path} breaks the contract: {what} (wanted {want})")
+    if outputs == "actor_critic":
+        if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
+            refuse(f"its forward returned {type(out).__name__}, not a (head, values) pair of tensors")
+        head, values = out
+        if tuple(head.shape) != (2, n):
+            refuse(f"head has shape {tuple(head.shape)} for a batch of 2, not (2, {n})")
+        if tuple(values.shape) != (2,):
+            refuse(f"values have shape {tuple(values.shape)} for a batch of 2, not (2,)")
+        return CustomActorCritic(net, action_space, options.get("log_std_init", 0.0))
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n):
+        refuse(f"its forward returned {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__} "
+               f"for a batch of 2, not (2, {n})")
+    return net

@@ -185,6 +185,13 @@ def actor_critic_policy(env, device="cpu", shared=True, hidden=None, activation=
                         orthogonal=True, **model_options) -> ActorCriticPolicy:
     """The default actor-critic policy for a vector env's spaces (A2C, PPO); `hidden=None` is --net-arch
     auto, `model_options` the rest of Factory.model_options() (see models.ActorCritic)."""
+    custom = model_options.pop("model", "auto")
+    if custom != "auto":   # --model module:callable (models.custom_model checks its outputs)
+        from .models import custom_model
+        options = dict(model_options, hidden=hidden, activation=activation, shared=shared, orthogonal=orthogonal)
+        model = custom_model(custom, env.single_observation_space, env.single_action_space, options,
+                             "actor_critic").to(device)
+        return ActorCriticPolicy(model, device)
     model = make_model(env.single_observation_space, env.single_action_space, hidden=hidden,
                        activation=activation, shared=shared, orthogonal=orthogonal, **model_options).to(device)
     return ActorCriticPolicy(model, device)

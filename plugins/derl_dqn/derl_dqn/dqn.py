@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from derl_core import (Alg, Constant, CopyTarget, EnvRunner, EpsilonGreedyPolicy, ExperienceReplay, Factory,
-                       Linear, ReplayStorage, Trainer, init_orthogonal, linear_or_constant, make_torso)
+                       Linear, ReplayStorage, Trainer, custom_model, init_orthogonal, linear_or_constant, make_torso)
 
 
 class NoisyLinear(nn.Module):
@@ -86,8 +86,9 @@ class DQNLoss:
         self.model, self.target, self.double = model, target, double
 
     def __call__(self, batch, extras=None):
-        self.model.reset_noise()
-        self.target.reset_noise()
+        for net in (self.model, self.target):   # (a --model module need not have noise)
+            if hasattr(net, "reset_noise"):
+                net.reset_noise()
         q = self.model(batch.observations)
         q_taken = q.gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)
         with torch.no_grad():
@@ -116,8 +117,15 @@ class DQNFactory(Factory):
     def build(self, env):
         noisy, total = self.get("noisy"), self.get("total_steps")
         num_actions = int(env.single_action_space.n)
-        model = QNetwork(env.single_observation_space, num_actions, self.get("dueling"), noisy,
-                         self.get("noisy_sigma0"), **self.model_options()).to(self.device)
+        options = self.model_options()
+        custom = options.pop("model", "auto")
+        if custom != "auto":   # --model: your module's forward gives the Q-values (no dueling or noisy heads)
+            heads = dict(dueling=self.get("dueling"), noisy=noisy, noisy_sigma0=self.get("noisy_sigma0"))
+            model = custom_model(custom, env.single_observation_space, env.single_action_space,
+                                 dict(options, **heads), "q_values").to(self.device)
+        else:
+            model = QNetwork(env.single_observation_space, num_actions, self.get("dueling"), noisy,
+                             self.get("noisy_sigma0"), **options).to(self.device)
         schedule = Linear(self.get("epsilon_start"), self.get("epsilon_end"), self.get("epsilon_steps"))
         epsilon = Constant(0.0) if noisy else schedule   # noisy nets explore by themselves
         policy = EpsilonGreedyPolicy(model, num_actions, epsilon, self.clock, device=self.device, seed=self.seed)

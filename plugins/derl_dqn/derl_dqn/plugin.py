@@ -49,7 +49,7 @@ HYPERPARAMETERS = [
     hp("max_grad_norm", float, "global grad-norm clip (0: off)", 10.0, 0, None),
     # the Q network: a 256-256 ReLU MLP on vectors, after the Nature CNN on images, default init
     *model_hyperparameters(net_arch="256,256", activation="relu", ortho_init=False,
-                           names=("net_arch", "activation", "ortho_init", "image_scale", "encoder")),
+                           names=("net_arch", "activation", "ortho_init", "image_scale", "encoder", "model")),
     *normalization_hyperparameters(),   # --normalize-obs, --normalize-reward: off
 ]
 
