@@ -25,7 +25,7 @@ def child_derl(alg, env_id, seed, overrides, threads=None):
     start = time.perf_counter()
     train(registry(), alg, env_id, {k: str(v) for k, v in overrides.items()}, logdir=logdir, seed=seed,
           device="cpu", progress=False, echo=lambda *a: None, threads=threads,
-          checkpoint_every=10**12)   # one checkpoint, at the end
+          checkpoint_every=10**12, preset="none")   # the family defaults SB3's side is matched to   # one checkpoint, at the end
     wall = time.perf_counter() - start
     returns = [json.loads(l)["charts/episodic_return"] for l in open(os.path.join(logdir, "metrics.jsonl"))
                if "charts/episodic_return" in l]

@@ -25,7 +25,7 @@ run() {
         local start end
         start=$(date +%s.%N)
         if "$DERL" "$alg" --env-id "$env" --total-steps "$n" --device "$DEVICE" --compile "$compile" \
-               --logdir "$dir" --checkpoint-every 100000000 "$@" > "$dir.log" 2>&1; then
+               --logdir "$dir" --checkpoint-every 100000000 --preset none "$@" > "$dir.log" 2>&1; then
             end=$(date +%s.%N)
             "$PY" - "$dir" "$start" "$end" "$name" "$compile" "$lean" <<'PYEOF'
 import json, sys

@@ -66,23 +66,12 @@ CASES = {
 }
 
 
-def zoo_ppo(batch, n_epochs, gamma, lr, ent, clip, gae, max_grad_norm, vf, tuned_net=True) -> dict:
-    """An rl-zoo PPO MuJoCo entry (normalize: true, n_envs 1, n_steps 512, constant learning rate, no value
-    clipping) in derl's hyperparameters: derl's value loss is 0.5 * coef * MSE, SB3's coef * MSE, so
-    value_coef = 2 * vf_coef; the policy_kwargs (log_std_init -2, ortho_init False, ReLU, 256-256 per head)
-    where the entry has them."""
-    out = {"num_envs": 1, "nsteps": 512, "num_minibatches": 512 // batch, "num_epochs": n_epochs, "gamma": gamma,
-           "learning_rate": lr, "anneal_lr": False, "entropy_coef": ent, "clip_range": clip, "gae_lambda": gae,
-           "max_grad_norm": max_grad_norm, "value_coef": 2 * vf, "clip_value_loss": False, "shared_torso": False,
-           "normalize_obs": True, "normalize_reward": True}
-    if tuned_net:
-        out.update(net_arch="256,256", activation="relu", ortho_init=False, log_std_init=-2.0)
-    return out
-
-
 # a case's settings beyond its family's defaults: derl gets them as flags, SB3 through the same resolver
+sys.path.insert(0, os.path.join(ROOT, "plugins", "derl_ppo"))
+from derl_ppo.plugin import PRESETS as PPO_PRESETS, zoo_ppo  # noqa: E402  (no torch: the registering module)
+
 SETTINGS = {
-    "ppo-halfcheetah-zoo": zoo_ppo(64, 20, 0.98, 2.0633e-05, 0.000401762, 0.1, 0.92, 0.8, 0.58096),
+    "ppo-halfcheetah-zoo": PPO_PRESETS["HalfCheetah-v5"],   # derl's PPO preset: rl-zoo's tuned entry
     "ppo-hopper-zoo": zoo_ppo(32, 5, 0.999, 9.80828e-05, 0.00229519, 0.2, 0.99, 0.7, 0.835671),
     "ppo-walker2d-zoo": zoo_ppo(32, 20, 0.99, 5.05041e-05, 0.000585045, 0.1, 0.95, 1.0, 0.871923, tuned_net=False),
 }
@@ -316,7 +305,8 @@ def derl_argv(case: str, seed: int, out: str) -> list:
     flags = [part for name, value in SETTINGS.get(case, {}).items()
              for part in ("--" + name.replace("_", "-"), str(value).lower() if isinstance(value, bool) else str(value))]
     return [alg, "--env-id", env_id, "--total-steps", str(steps), "--seed", str(seed), "--threads", "1",
-            "--eval-every", str(steps // EVALS), "--eval-episodes", str(EVAL_EPISODES), "--logdir", out, *flags]
+            "--eval-every", str(steps // EVALS), "--eval-episodes", str(EVAL_EPISODES), "--logdir", out,
+            "--preset", "none", *flags]   # the family defaults (SB3 is matched to them), then the case's SETTINGS
 
 
 def derl_curves(out: str) -> tuple:

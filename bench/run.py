@@ -41,7 +41,7 @@ def derl_child(alg, env_id, seed, overrides, threads=None, env_backend=None):
     start = time.perf_counter()
     train(registry(), alg, env_id, {k: str(v) for k, v in overrides.items()}, logdir=logdir, seed=seed,
           device="cpu", progress=False, echo=lambda *a: None, threads=threads, checkpoint_every=10**12,
-          env_backend=env_backend)
+          env_backend=env_backend, preset="none")   # the family defaults SB3's side is matched to
     end = time.perf_counter()
     rows = [json.loads(line) for line in open(os.path.join(logdir, "metrics.jsonl"))]
     returns = [r["charts/episodic_return"] for r in rows if "charts/episodic_return" in r]

@@ -116,9 +116,10 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         console.print(f"not loaded (DERL_LOAD_PLUGINS): {', '.join(sorted(set(reg.skipped)))}")
 
 
-def show_alg_help(spec, width: int | None = None):
+def show_alg_help(spec, width: int | None = None, env_id: str | None = None, tokens: list = ()):
     """The algorithm's usage and hyperparameters with their default per env family, one entry per
-    hyperparameter, wrapped to the terminal's width (80 columns when piped)."""
+    hyperparameter, wrapped to the terminal's width (80 columns when piped). With `env_id` (derl ALG -h
+    --env-id ID [--preset P] [flags]): each hyperparameter's value for that env and where it comes from."""
     import shutil
     import textwrap
     reg = registry()
@@ -148,6 +149,10 @@ def show_alg_help(spec, width: int | None = None):
         kind = "" if opt.type is bool else f" {opt.type.__name__.upper()}"
         lines += wrap.wrap(f"  {opt.flag}{kind}: {opt.help}" + (f"; default: {opt.default}" if opt.default is not None
                                                                  and opt.type is not bool else ""))
+    if env_id is not None:
+        lines += ["", *_values_for(spec, reg, env_id, tokens, wrap)]
+        print("\n".join(lines))
+        return
     lines += ["", "hyperparameters (default per env family):"]
     for hp in spec.hyperparameters:
         defaults = [str(default_for(hp, reg.defaults_chain(f))) for f in fams]
@@ -156,6 +161,23 @@ def show_alg_help(spec, width: int | None = None):
         lines.append(f"  {hp.flag} {hp.type.__name__.upper()}")
         lines += wrap.wrap(f"    {hp.help}; default: {shown}")
     print("\n".join(lines))
+
+
+def _values_for(spec, reg, env_id: str, tokens: list, wrap) -> list:
+    """derl ALG -h --env-id ID: the values a run would get, each with its source (flag, preset, family,
+    default; derl_core.preset)."""
+    from .preset import preset_for, resolve
+    options, overrides = parse_run_args(spec, [t for t in tokens if t not in ("-h", "--help")])
+    choice = options.get("preset")
+    hparams, sources = resolve(spec, reg, env_id, overrides, choice)
+    _, label = preset_for(spec, env_id, choice)
+    family = reg.family_for(env_id).name
+    lines = wrap.wrap(f"hyperparameters for {env_id} (family {family}; preset: {label or 'none'}), each with "
+                      f"where its value comes from (--preset none: the family's defaults alone):")
+    for hp in spec.hyperparameters:
+        lines.append(f"  {hp.flag} {hp.type.__name__.upper()} = {hparams[hp.name]}  ({sources[hp.name]})")
+        lines += wrap.wrap(f"    {hp.help}")
+    return lines
 
 
 def parse_run_args(spec, tokens: list):
@@ -202,7 +224,9 @@ def run_algorithm(alg: str, tokens: list):
     spec = reg.algorithm(alg)
     options, overrides = parse_run_args(spec, tokens)
     if options is None or not tokens:   # `derl ppo` alone: its arguments, as the original derl did
-        show_alg_help(spec)
+        env_id = next((tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == "--env-id"),
+                      next((t.partition("=")[2] for t in tokens if t.startswith("--env-id=")), None))
+        show_alg_help(spec, env_id=env_id, tokens=tokens)
         return
     if "env_id" not in options:
         raise BadInput(f"--env-id is required (e.g. derl {alg} --env-id CartPole-v1)")

@@ -84,6 +84,9 @@ class AlgorithmSpec:
     # the plugin API the algorithm was written for (derl_core.PLUGIN_API); a spec that names none was written
     # for API 1 (derl 0.2, before versions were stated) and is refused with a pointer to the migration notes
     api_version: int = 1
+    # tuned settings per env id beside the family defaults: {env_id: {hyperparameter: value}} (derl_core.preset;
+    # `--preset none` leaves them out). Optional in plugin API 2: a spec without presets has none.
+    presets: dict = field(default_factory=dict)
 
     def families(self) -> list:
         names = set()
@@ -161,6 +164,9 @@ def spec_problem(spec) -> str | None:
             return bad(field_, "a callable or None")
     if not isinstance(spec.hyperparameters, (list, tuple)):
         return bad("hyperparameters", "a list of Hyperparameter")
+    if not isinstance(spec.presets, dict) or not all(isinstance(k, str) and isinstance(v, dict)
+                                                     for k, v in spec.presets.items()):
+        return bad("presets", "a dict of env id: {hyperparameter: value}")
     seen = set()
     for hp_ in spec.hyperparameters:
         if not isinstance(hp_, Hyperparameter):

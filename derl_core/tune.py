@@ -400,6 +400,9 @@ def best_command(plan: dict, params: dict) -> str:
     return " ".join(parts)
 
 
+PRESET = "preset.json"   # the best trial's settings as a --preset file
+
+
 def summarize(tune_dir: str, plan: dict, study, echo=print) -> dict:
     from optuna.trial import TrialState
     trials = study.get_trials(deepcopy=False)
@@ -430,7 +433,9 @@ def summarize(tune_dir: str, plan: dict, study, echo=print) -> dict:
         lines.append(f"| {i} | {r['trial']} | {r['state']} | {value} | {last} | {params} |")
     command = best_command(plan, best.params) if best else None
     if best:
-        lines += ["", f"Best: trial {best.number}, value {best.value:.2f}. Train it with:", "", f"    {command}"]
+        lines += ["", f"Best: trial {best.number}, value {best.value:.2f}. Train it with:", "", f"    {command}", "",
+                  f"or with its preset file ({PRESET}: the best trial's settings; derl_core.preset):", "",
+                  f"    derl {plan['algorithm']} --env-id {plan['env_id']} --preset {os.path.join(tune_dir, PRESET)}"]
     figures = figures_of(tune_dir, study)
     if figures:
         lines += ["", "Figures: " + ", ".join(os.path.basename(f) for f in figures)]
@@ -438,6 +443,11 @@ def summarize(tune_dir: str, plan: dict, study, echo=print) -> dict:
     from .run.fence import Dir
     with Dir(tune_dir) as d:
         d.write("results.md", markdown)
+        if best:   # the zoo's tune -> train loop: this file is a --preset
+            d.write(PRESET, json.dumps({"algorithm": plan["algorithm"], "env_id": plan["env_id"],
+                                        "hyperparameters": {**plan["fixed"], **best.params},
+                                        "source": f"derl tune, trial {best.number}, value {best.value:.4g}"},
+                                       indent=2) + "\n")
         d.write("results.json", json.dumps({"trials": rows, "best": {"trial": best.number, "value": best.value,
                                                                       "params": best.params, "command": command}
                                             if best else None}, indent=2))

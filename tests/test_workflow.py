@@ -232,6 +232,16 @@ def test_tune_prunes_survives_ctrl_c_and_resumes_the_same_study(tmp_path):
     assert best["command"].startswith("derl ppo --env-id CartPole-v1") and "--learning-rate" in best["command"]
     assert (tune / "optimization-history.png").stat().st_size > 1000
     assert "| 1 |" in (tune / "results.md").read_text()
+    # the zoo's tune -> train loop: the best trial as a preset file, trained from in one command
+    preset = json.loads((tune / "preset.json").read_text())
+    assert preset["algorithm"] == "ppo" and preset["hyperparameters"]["learning_rate"] == best["params"]["learning_rate"]
+    again = tmp_path / "again"
+    result = subprocess.run([DERL, "ppo", "--env-id", "CartPole-v1", "--preset", str(tune / "preset.json"),
+                             "--total-steps", "512", "--nsteps", "32", "--logdir", str(again)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((again / "config.json").read_text())
+    assert config["hyperparameters"]["learning_rate"] == best["params"]["learning_rate"]
+    assert config["sources"]["learning_rate"] == "preset" and config["sources"]["total_steps"] == "flag"
 
 
 def test_videos_leave_an_epsilon_greedy_policy_s_own_random_numbers_alone(tmp_path):

@@ -92,6 +92,8 @@ RUN_OPTIONS = (
               "episodes 1, 8, 27, ..., 1000, then every 1000)", UNSET, 1, 10**9),
     RunOption("compile", bool, "torch.compile the algorithm's networks (compiling takes a while: it pays on long "
               "runs and GPUs; bench/results/latest.md)", False),
+    RunOption("preset", str, "auto (the algorithm's tuned settings for the env id, where it has them), none (the "
+              "family's defaults), or a JSON file of hyperparameters (derl tune writes one)", "auto"),
     RunOption("env_backend", str, "envpool or gymnasium (default: EnvPool for 4+ envs where it can)", UNSET,
               choices=tuple(BACKENDS)),
 )
@@ -150,6 +152,7 @@ class RunRecord:
     device: str = "auto"
     plugin: str = ""
     plugin_version: str = ""
+    sources: dict = field(default_factory=dict)   # hyperparameter -> flag, preset, family or default
 
     def env_options(self) -> dict:
         """What env.make needs besides the id, seed and counts: the same for training, evaluation and the
@@ -180,10 +183,13 @@ class RunRecord:
         for key in ("family", "device", "plugin", "plugin_version"):
             if not isinstance(data.get(key, ""), str):
                 raise BadInput(f"{path}: '{key}' should be a string")
+        sources = data.get("sources", {})
+        if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
+            raise BadInput(f"{path}: 'sources' should be an object of hyperparameter: source")
         return cls(data["algorithm"], data["env_id"], data["seed"], dict(data["hyperparameters"]),
                    resolve_options({k: v for k, v in run.items() if k in STORED}, strict=True, where=path),
                    data.get("family", ""), data.get("device", "auto"), data.get("plugin", ""),
-                   data.get("plugin_version", ""))
+                   data.get("plugin_version", ""), dict(sources))
 
     def validate(self, registry, path: str = "config.json") -> tuple:
         """(spec, family): the same checks as the command line's, for a record read back; resolves the

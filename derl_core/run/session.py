@@ -155,7 +155,8 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
     workers, ray_address = run["workers"], run["ray_address"]
     spec = registry.algorithm(alg_name)
     family = registry.family_for(env_id)
-    hparams = cfg.resolve(spec, registry.defaults_chain(family.name), overrides)
+    from ..preset import resolve as resolve_with_preset
+    hparams, sources = resolve_with_preset(spec, registry, env_id, overrides, run["preset"])
     if workers:
         per = envs_per_worker or max(1, hparams["num_envs"] // workers)
         if "num_envs" in overrides and hparams["num_envs"] != workers * per:
@@ -173,7 +174,8 @@ def train(registry, alg_name: str, env_id: str, overrides: dict, logdir: str | N
     logdir = default_logdir(env_id, alg_name, seed) if logdir is None else logdir
     rundir.check_logdir(logdir)
     device = resolve_device(device)
-    record = RunRecord(alg_name, env_id, seed, hparams, run, family.name, device, spec.distribution, spec.version)
+    record = RunRecord(alg_name, env_id, seed, hparams, run, family.name, device, spec.distribution, spec.version,
+                       sources)
     built = prepare(registry, record, device, progress, threads=run["threads"])
     lock = evaluator = video = None
     try:
