@@ -67,7 +67,7 @@ MEMORY = r"needs about [\d,.]+ GiB of memory; this machine has"
 
 @pytest.mark.parametrize("args, message", [
     (["dqn", "--env-id", "CartPole-v1", "--buffer-size", "1e15"], MEMORY),
-    (["sac", "--env-id", "Pendulum-v1", "--hidden-size", "1e12"], MEMORY),
+    (["sac", "--env-id", "Pendulum-v1", "--net-arch", "65536,65536"], MEMORY),
     (["ppo", "--env-id", "Cart\x1bPole-v1"], r"--env-id must be printable text, got 'Cart\\x1bPole-v1'"),
     (["ppo", "--env-id", "Cart\nPole"], r"--env-id must be printable text"),
 ])

@@ -35,7 +35,7 @@ def test_ppo_with_2_workers_x_4_envs_reaches_the_local_8_env_threshold(tmp_path)
 @pytest.mark.slow
 def test_sac_with_2_workers_learns_pendulum(tmp_path):
     out = run_derl(["sac", "--env-id", "Pendulum-v1", "--seed", "1", "--workers", "2", "--total-steps", "4000",
-                    "--train-every", "16", "--gradient-steps", "32", "--hidden-size", "64", "--logdir",
+                    "--train-every", "16", "--gradient-steps", "32", "--net-arch", "64,64", "--logdir",
                     tmp_path / "r"], timeout=600)
     assert out.returncode == 0, out.stderr
     got = returns(tmp_path / "r")
