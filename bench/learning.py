@@ -63,6 +63,13 @@ CASES = {
     "ppo-halfcheetah-zoo": ("ppo", "HalfCheetah-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
     "ppo-hopper-zoo": ("ppo", "Hopper-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
     "ppo-walker2d-zoo": ("ppo", "Walker2d-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+    # MiniGrid's object/colour/state codes (ImgObsWrapper: a (7, 7, 3) uint8 grid of values 0-10): derl at its
+    # classic-family defaults with --image-scale none, and with today's /255 (derl-scaled); SB3 with MiniGrid's
+    # documented recipe (its training docs: a 2x2-conv features extractor of 128, normalize_images=False, SB3's
+    # PPO defaults) at the same budget
+    "ppo-minigrid-empty": ("ppo", "minigrid:MiniGrid-Empty-5x5-v0", 100_000, 3,
+                           {"derl": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper", "--image-scale", "none"],
+                            "derl-scaled": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper"], "sb3": None}),
 }
 
 
@@ -87,12 +94,12 @@ MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
 EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
 # random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
 # the DQN/rliable literature for Atari; measured for the others), reference = rl-zoo's published return
-RANDOM = {"CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
+RANDOM = {"minigrid:MiniGrid-Empty-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
           "Walker2d-v5": 1.6, "BreakoutNoFrameskip-v4": 1.7}
 REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0, "sac-hopper": 2326.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
-             "ppo-walker2d-zoo": 3479.0}
+             "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
 ANCHORS = {"ppo-hopper": {"CleanRL": 2383, "rl-zoo": 2410}, "ppo-halfcheetah": {"CleanRL": 1443, "rl-zoo": 5819},
            "ppo-walker2d": {"CleanRL": 2288, "rl-zoo": 3479}, "sac-hopper": {"CleanRL (1M)": 2311, "rl-zoo (1M)": 2326},
@@ -169,6 +176,8 @@ def sb3_model(case: str, seed: int):
         return LinearSchedule(start, end, fraction)
     from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
     alg, env_id, steps, _, _ = CASES[case]
+    if env_id.startswith("minigrid:"):
+        return sb3_minigrid(env_id.partition(":")[2], seed)
     h = resolved(case)
     lr = get_linear_fn(h["learning_rate"], 0, 1) if h.get("anneal_lr") else h["learning_rate"]
     atari = "NoFrameskip" in env_id
@@ -217,6 +226,39 @@ def sb3_model(case: str, seed: int):
                    policy_kwargs={"net_arch": mlp_sizes(h), "optimizer_kwargs": {"eps": h["adam_eps"]}},
                    **common), eval_env
     raise KeyError(alg)
+
+
+def sb3_minigrid(env_id: str, seed: int):
+    """MiniGrid's documented SB3 recipe (minigrid.farama.org, "Training Minigrid Environments"): ImgObsWrapper,
+    PPO("CnnPolicy") with SB3's defaults and a small features extractor; images not divided by 255."""
+    import gymnasium as gym
+    import minigrid  # noqa: F401  (registers the envs)
+    from minigrid.wrappers import ImgObsWrapper
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+    from torch import nn
+    import torch
+
+    class MinigridFeaturesExtractor(BaseFeaturesExtractor):
+        def __init__(self, observation_space, features_dim: int = 128):
+            super().__init__(observation_space, features_dim)
+            channels = observation_space.shape[0]
+            self.cnn = nn.Sequential(nn.Conv2d(channels, 16, 2), nn.ReLU(), nn.Conv2d(16, 32, 2), nn.ReLU(),
+                                     nn.Conv2d(32, 64, 2), nn.ReLU(), nn.Flatten())
+            with torch.no_grad():
+                n = self.cnn(torch.as_tensor(observation_space.sample()[None]).float()).shape[1]
+            self.linear = nn.Sequential(nn.Linear(n, features_dim), nn.ReLU())
+
+        def forward(self, obs):
+            return self.linear(self.cnn(obs))
+
+    make = (lambda: ImgObsWrapper(gym.make(env_id)))
+    env = make_vec_env(make, n_envs=1, seed=seed)
+    eval_env = make_vec_env(make, n_envs=1, seed=seed + 20_000)
+    kwargs = dict(features_extractor_class=MinigridFeaturesExtractor, features_extractor_kwargs={"features_dim": 128},
+                  normalize_images=False)
+    return PPO("CnnPolicy", env, policy_kwargs=kwargs, seed=seed, device="cpu", verbose=0), eval_env
 
 
 def mlp_sizes(h: dict) -> list:
