@@ -415,10 +415,13 @@ def eval_cmd(run_dir: str = typer.Argument(..., help="a run directory written by
 def export_cmd(run_dir: str = typer.Argument(..., help="a run directory written by derl run"),
                out: str = typer.Option(..., "--out", help="policy.onnx (ONNX) or policy.pt (TorchScript)"),
                checkpoint: str = typer.Option(None, "--checkpoint", help="a checkpoint file, or best "
-                                              "(default: newest)")):
+                                              "(default: newest)"),
+               input_dtype: str = typer.Option("auto", "--input-dtype", help="the graph's input: auto (float32 for "
+                                               "float observations, cast inside; others as the space has them), "
+                                               "float32, float64, native (the space's dtype)")):
     """Export the deterministic policy: observations in, env actions out, normalisation inside."""
     from .run.export import export
-    export(run_dir, out, checkpoint, registry())
+    export(run_dir, out, checkpoint, registry(), dtype=input_dtype)
 
 
 @app.command("plot")

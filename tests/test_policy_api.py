@@ -83,18 +83,29 @@ def test_onnx_and_torchscript_exports_equal_predict(alg, env_id, args, tmp_path)
     if obs.dtype == np.float64 or obs.dtype == np.float32:
         obs = obs.clip(-5, 5)   # Box(-inf, inf) samples are huge
     expected = agent.predict(obs)
-    for suffix in ("onnx", "pt"):
-        out = tmp_path / f"policy.{suffix}"
-        result = invoke(["export", run, "--out", out])
-        assert result.exit_code == 0, result.stderr
-        if suffix == "onnx":
-            got = onnxruntime.InferenceSession(str(out)).run(None, {"obs": obs})[0]
-        else:
-            with torch.no_grad():
-                got = torch.jit.load(str(out))(torch.as_tensor(obs)).numpy()
-        assert got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, atol=1e-5)
-        assert "already exists" in one_line_exit_2(invoke(["export", run, "--out", out]))   # never overwritten
+    from derl_core.run.export import input_dtype
+    native = np.dtype(agent.observation_space.dtype)
+    for dtype in ("auto", "native"):   # auto: float32 in for float spaces (float64 MuJoCo too), cast inside
+        taken = input_dtype(agent.observation_space, dtype)
+        assert taken == (np.float32 if dtype == "auto" and native.kind == "f" else native)
+        feed = obs.astype(taken)
+        for suffix in ("onnx", "pt"):
+            out = tmp_path / f"policy-{dtype}.{suffix}"
+            result = invoke(["export", run, "--out", out, "--input-dtype", dtype])
+            assert result.exit_code == 0, result.stderr
+            if suffix == "onnx":
+                session = onnxruntime.InferenceSession(str(out))
+                got = session.run(None, {"obs": feed})[0]
+                if dtype == "auto" and native.kind == "f":
+                    assert session.get_inputs()[0].type == "tensor(float)"
+            else:
+                with torch.no_grad():
+                    got = torch.jit.load(str(out))(torch.as_tensor(feed)).numpy()
+            assert got.shape == expected.shape
+            np.testing.assert_allclose(got, expected, atol=1e-5)
+            assert "already exists" in one_line_exit_2(invoke(["export", run, "--out", out]))   # never overwritten
+    assert "--input-dtype must be one of" in one_line_exit_2(invoke(["export", run, "--out", tmp_path / "x.onnx",
+                                                                     "--input-dtype", "int4"]))
     assert "must end in .onnx or .pt" in one_line_exit_2(invoke(["export", run, "--out", tmp_path / "p.zip"]))
 
 

@@ -69,25 +69,48 @@ def module(agent: Agent) -> Deployed:
     return Deployed(agent).eval()
 
 
-def example(agent: Agent, batch: int = 2) -> torch.Tensor:
+INPUT_DTYPES = ("auto", "float32", "float64", "native")
+
+
+def input_dtype(space, choice: str = "auto") -> np.dtype:
+    """--input-dtype: the dtype the exported graph takes. auto: float32 for float observation spaces (float16,
+    float32, float64: what TensorRT, ONNX Runtime Web and Core ML want; cast inside the graph), the space's own
+    dtype otherwise (uint8 images stay uint8); native: the space's dtype; float32 / float64: that."""
+    if choice not in INPUT_DTYPES:
+        raise BadInput(f"--input-dtype must be one of {', '.join(INPUT_DTYPES)}, got {choice!r}")
+    native = np.dtype(space.dtype)
+    if choice == "native":
+        return native
+    if choice == "auto":
+        return np.dtype(np.float32) if native.kind == "f" else native
+    return np.dtype(choice)
+
+
+def example(agent: Agent, batch: int = 2, dtype=None) -> torch.Tensor:
     space = agent.observation_space
     space.seed(0)
-    return torch.as_tensor(np.stack([np.asarray(space.sample()) for _ in range(batch)]))
+    x = np.stack([np.asarray(space.sample()) for _ in range(batch)])
+    return torch.as_tensor(x if dtype is None else x.astype(dtype))
 
 
-def export(run_dir: str, out: str, checkpoint: str | None = None, registry=None, echo=print) -> str:
-    """Writes the run's policy to `out` (.onnx or .pt), a file that must not exist yet."""
+def export(run_dir: str, out: str, checkpoint: str | None = None, registry=None, echo=print,
+           dtype: str = "auto") -> str:
+    """Writes the run's policy to `out` (.onnx or .pt), a file that must not exist yet, taking observations of
+    `dtype` (--input-dtype)."""
+    if dtype not in INPUT_DTYPES:
+        raise BadInput(f"--input-dtype must be one of {', '.join(INPUT_DTYPES)}, got {dtype!r}")
     with rundir.output(out, "--out", SUFFIXES) as tmp:
-        agent = _export(run_dir, tmp, checkpoint, registry)
+        agent, taken = _export(run_dir, tmp, checkpoint, registry, dtype)
     echo(f"exported {run_dir} ({os.path.basename(agent.checkpoint)}) to {out}: observations "
-         f"{agent.observation_space} in, {agent.action_space} actions out")
+         f"{agent.observation_space} in (as {taken}), {agent.action_space} actions out")
     return out
 
 
-def _export(run_dir: str, out: str, checkpoint, registry) -> Agent:
+def _export(run_dir: str, out: str, checkpoint, registry, dtype: str = "auto") -> tuple:
     agent = load(run_dir, checkpoint, registry)
     deployed = module(agent)
-    x = example(agent)
+    taken = input_dtype(agent.observation_space, dtype)
+    x = example(agent, dtype=taken)
     try:
         with torch.no_grad():
             if out.lower().endswith(".onnx"):
@@ -97,7 +120,7 @@ def _export(run_dir: str, out: str, checkpoint, registry) -> Agent:
     except NotImplementedError:
         raise BadInput(f"the {agent.config['algorithm']} plugin's policy has no deterministic() "
                        "method: it cannot be exported") from None
-    return agent
+    return agent, taken
 
 
 def _onnx(deployed, x, out: str):
