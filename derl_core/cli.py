@@ -467,7 +467,32 @@ def build_app():
     return app
 
 
+ASCII_FALLBACK = {"\u00b1": "+-", "\u00d7": "x", "\u2026": "...", "\u2192": "->", "\u2264": "<=",
+                  "\u2265": ">=", "\u2013": "-", "\u2014": "-", "\u00b7": "*", "\u2018": "'", "\u2019": "'",
+                  "\u201c": '"', "\u201d": '"', "\u2713": "ok", "\u2717": "x", "\u00b5": "u"}
+
+
+def _fallback(exc: UnicodeEncodeError):
+    """Symbols a stream's encoding cannot hold (an ASCII-only locale, PYTHONIOENCODING=ascii): an ASCII
+    spelling for derl's own (+-, x, ..., ->), a backslash escape for the rest; the command goes on."""
+    text = exc.object[exc.start:exc.end]
+    return "".join(ASCII_FALLBACK.get(ch, ch.encode("ascii", "backslashreplace").decode()) for ch in text), exc.end
+
+
+def any_encoding():
+    """stdout and stderr never end a command on a character their encoding lacks."""
+    import codecs
+    codecs.register_error("derl-fallback", _fallback)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="derl-fallback")
+            except (ValueError, OSError):   # a stream already written to in a way that forbids it
+                pass
+
+
 def main():
+    any_encoding()
     import warnings
     if not sys.warnoptions and not os.environ.get("DERL_WARNINGS"):   # one line means one line: library
         warnings.simplefilter("ignore")                                # warnings only when asked for

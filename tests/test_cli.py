@@ -172,3 +172,38 @@ def test_short_help_everywhere(args):
     """The original derl documents `derl -h`; -h is --help for every command."""
     out = run_derl(args)
     assert out.returncode == 0 and "Usage" in out.stdout, out.stderr
+
+
+ASCII = {"PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C"}
+
+
+def test_every_command_works_in_an_ascii_locale(tmp_path):
+    """An ASCII-only terminal: derl's own symbols get ASCII spellings, nothing ends a command (the eval line's
+    +- ended `derl eval` with a UnicodeEncodeError)."""
+    from derl_core.cli import app, build_app
+    import typer.main
+    build_app()
+    commands = sorted(typer.main.get_command(app).commands)
+    assert {"list", "eval", "export", "plot", "resume", "ppo"} <= set(commands)
+    for name in commands:
+        res = run_derl([name, "-h"], env_extra=ASCII)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, (name, res.stderr[-500:])
+    run = tmp_path / "r"
+    steps = [["ppo", "--env-id", "CartPole-v1", "--total-steps", "256", "--nsteps", "32", "--logdir", run],
+             ["eval", run, "--episodes", "2"], ["export", run, "--out", tmp_path / "p.onnx"],
+             ["plot", run, "--out", tmp_path / "c.png"], ["list"], ["resume", run, "--total-steps", "300"]]
+    for args in steps:
+        res = run_derl(args, env_extra=ASCII)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, (args[0], res.stderr[-500:])
+        assert all(ord(ch) < 128 for ch in res.stdout + res.stderr)
+    assert "+-" in run_derl(["eval", run, "--episodes", "2"], env_extra=ASCII).stdout
+
+
+def test_the_fallback_spells_symbols_in_ascii():
+    import io
+    from derl_core.cli import any_encoding
+    any_encoding()
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="derl-fallback")
+    stream.write("5.0 \u00b1 0.1 \u2026 \u00e9")
+    stream.flush()
+    assert stream.buffer.getvalue() == b"5.0 +- 0.1 ... \\xe9"
