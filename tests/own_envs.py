@@ -84,6 +84,15 @@ class DictCue(Cued):
         return {"cue": self.cue, "noise": self.np_random.uniform(-1, 1, 2).astype(np.float32)}
 
 
+class MissionCue(DictCue):
+    """DictCue with a text key no encoder takes (MiniGrid's `mission`): to be dropped with --obs-keys."""
+    observation_space = gym.spaces.Dict({"cue": gym.spaces.Discrete(2), "noise": gym.spaces.Box(-1, 1, (2,)),
+                                         "mission": gym.spaces.Text(20)})
+
+    def observe(self):
+        return dict(super().observe(), mission="pick the cue")
+
+
 class PixelCue(Cued):
     """Channels-last uint8 images (8, 8, 3): the cue lights the red or the green channel."""
     observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
@@ -121,6 +130,7 @@ class BitsCue(Cued):
 
 
 gym.register("DictCue-v0", entry_point=DictCue)
+gym.register("MissionCue-v0", entry_point=MissionCue)
 gym.register("PixelCue-v0", entry_point=PixelCue)
 gym.register("MultiCue-v0", entry_point=MultiCue)
 gym.register("BitsCue-v0", entry_point=BitsCue)

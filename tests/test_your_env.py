@@ -199,3 +199,26 @@ def test_env_wrapper_is_applied_recorded_and_checked(tmp_path):
                          ("tests.own_envs:NOPE", "cannot load it")):
         line = one_line_exit_2(invoke([*args, "--env-wrapper", bad, "--logdir", tmp_path / "s"]))
         assert message in line and not (tmp_path / "s").exists(), line
+
+
+def test_a_key_no_encoder_takes_is_dropped_with_obs_keys(tmp_path):
+    """A Dict with one key derl cannot encode (a Text mission): the refusal names --obs-keys and the keys to
+    keep; with them the run trains, records them, and load().predict drops the key from what it is given."""
+    import json
+    from derl_core import load
+    from .conftest import run_derl
+    res = run_derl(["ppo", "--env-id", "tests.own_envs:MissionCue-v0", "--total-steps", "256", "--logdir",
+                    tmp_path / "refused"])
+    assert res.returncode == 2 and "--obs-keys cue,noise" in res.stderr and "Text observations (key 'mission')" \
+        in res.stderr, res.stderr
+    res = run_derl(["ppo", "--env-id", "tests.own_envs:MissionCue-v0", "--obs-keys", "cue,noise", "--total-steps",
+                    "256", "--logdir", tmp_path / "r"])
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["run"]["obs_keys"] == "cue,noise"
+    agent = load(str(tmp_path / "r"))
+    assert sorted(agent.observation_space.spaces) == ["cue", "noise"]
+    full = {"cue": 1, "noise": np.zeros(2, np.float32), "mission": "pick the cue"}
+    assert agent.action_space.contains(agent.predict(full))
+    res = run_derl(["ppo", "--env-id", "tests.own_envs:MissionCue-v0", "--obs-keys", "cue,goal", "--total-steps",
+                    "256", "--logdir", tmp_path / "bad"])
+    assert res.returncode == 2 and "no key 'goal'" in res.stderr and len(res.stderr.strip().splitlines()) == 1

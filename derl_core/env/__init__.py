@@ -27,7 +27,7 @@ POOL_MIN_ENVS = 4
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool = True,
          render_mode=None, asynchronous: bool | None = None, registry=None, normalize: bool | dict = True,
          backend: str | None = None, env_kwargs: dict | None = None, wrapper: str | None = None,
-         frame_stack: int | None = None):
+         frame_stack: int | None = None, obs_keys: list | None = None):
     """A gymnasium VectorEnv with `.family`, `.env_id` and `.backend` attributes. Seeding happens at the first
     reset. `backend`: None picks EnvPool where the family offers it (`envpool_task`), it is installed and
     there are at least POOL_MIN_ENVS envs; "gymnasium" the gymnasium stack; "envpool" insists. Rendering
@@ -50,7 +50,7 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
     if frame_stack and own_stack > 1:
         raise BadInput(f"--frame-stack: the {family.name} family stacks {own_stack} frames itself")
     gymnasium_only = [flag for flag, v in (("--env-kwargs", env_kwargs), ("--env-wrapper", wrapper),
-                                            ("--frame-stack", frame_stack)) if v]
+                                            ("--frame-stack", frame_stack), ("--obs-keys", obs_keys)) if v]
     if gymnasium_only and backend == "envpool":
         raise BadInput(f"{gymnasium_only[0]} needs the gymnasium stack: use --env-backend gymnasium (the default)")
     if render_mode is None and not gymnasium_only and (backend == "envpool" or backend is None
@@ -59,7 +59,7 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, training: bool
     used = "gymnasium" if venv is None else "envpool"
     if venv is None:
         single = functools.partial(_single, module.make_single, env_id, training, render_mode, env_kwargs or {},
-                                   load_wrapper(wrapper) if wrapper else None, frame_stack)
+                                   load_wrapper(wrapper) if wrapper else None, frame_stack, obs_keys)
         venv = _make_gymnasium(single, env_id, num_envs, asynchronous, family, env_kwargs)
     if isinstance(normalize, dict):
         venv = normalized(module.wrap_vector(venv, training, normalize=False), training, env_id, **normalize)
@@ -112,14 +112,29 @@ def load_wrapper(path: str):
     return obj
 
 
-def _single(make_single, env_id, training, render_mode, env_kwargs, wrapper, frame_stack):
+def _single(make_single, env_id, training, render_mode, env_kwargs, wrapper, frame_stack, obs_keys=None):
     env = make_single(env_id, training, render_mode, **env_kwargs)
     if wrapper is not None:
         env = wrapper(env)
+    if obs_keys:
+        env = keep_keys(env, env_id, obs_keys)
     if frame_stack:
         import gymnasium as gym
         env = gym.wrappers.FrameStackObservation(env, frame_stack, padding_type="zero")
     return env
+
+
+def keep_keys(env, env_id: str, keys: list):
+    """--obs-keys: only these keys of a Dict observation (gymnasium's FilterObservation)."""
+    import gymnasium as gym
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Dict):
+        raise BadInput(f"--obs-keys needs Dict observations; {env_id} has {type(space).__name__} observations")
+    missing = [k for k in keys if k not in space.spaces]
+    if missing:
+        raise BadInput(f"--obs-keys: {env_id}'s observations have no key '{missing[0]}' (its keys: "
+                       f"{', '.join(map(str, space.spaces))})")
+    return gym.wrappers.FilterObservation(env, keys)
 
 
 def _make_gymnasium(single, env_id, num_envs, asynchronous, family, env_kwargs=None):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import env as envs
 from ..plugins import registry as default_registry
-from ..rl.spaces import batch_size_of, env_actions, tree_map
+from ..rl.spaces import batch_size_of, env_actions, kind, tree_map
 from . import rundir
 from .build import close_env
 from .evaluate import restore_policy
@@ -36,6 +36,8 @@ class Agent:
 
     def predict(self, obs, deterministic: bool = True) -> np.ndarray:
         """Actions for one observation (shaped as the observation space; for Dict spaces a dict) or a batch."""
+        if isinstance(obs, dict) and kind(self.observation_space) == "Dict":   # --obs-keys: only the run's keys
+            obs = {key: obs[key] for key in self.observation_space.spaces}
         obs = tree_map(np.asarray, obs)
         single = batch_size_of(self.observation_space, obs) is None
         batch = self.normalize(tree_map(lambda leaf: leaf[None], obs) if single else obs)

@@ -14,7 +14,7 @@ import torch
 from .. import env as envs
 from ..errors import BadInput, first_line
 from ..machine import machine_cores
-from ..rl.spaces import action_problem, observation_problem
+from ..rl.spaces import action_problem, kind, observation_problem
 from ..memory import check_memory
 from ..spec import load_object
 from . import checkpoint as ckpt
@@ -140,8 +140,12 @@ def check_spaces(spec, venv, registry=None):
     if registry is not None:
         others = sorted(s.name for s in registry.algorithms.values() if s.name != spec.name and which(s))
     can = f"algorithms that can: {', '.join(others)}" if others else "no installed algorithm can"
+    hint = ""
+    if kind(obs) == "Dict" and "(key '" in problem:   # one key derl cannot encode: say how to drop it
+        usable = [key for key, sub in obs.spaces.items() if observation_problem(sub, spec.observation_spaces) is None]
+        hint = (f"; to drop the key, keep the others with --obs-keys {','.join(map(str, usable))}" if usable else "")
     raise BadInput(f"{spec.name} cannot handle {problem} ({venv.env_id} has observations {obs} and actions "
-                   f"{act}); {can}")
+                   f"{act}){hint}; {can}")
 
 
 

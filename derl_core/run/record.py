@@ -80,6 +80,9 @@ RUN_OPTIONS = (
               "'{\"is_slippery\": false}'", check=lambda text: env_kwargs_of(text)),
     RunOption("env_wrapper", str, "module:callable applied to each single env (after its family's own "
               "wrappers), e.g. my_pkg.wrappers:AddNoise", check=lambda text: check_env_wrapper(text)),
+    RunOption("obs_keys", str, "the keys of a Dict observation to use, comma-separated (the others are dropped, "
+              "in training, evaluation and load().predict), e.g. image,direction for MiniGrid's text mission",
+              check=lambda text: obs_keys_of(text)),
     RunOption("frame_stack", int, "stack the last K observations (image envs; the atari family stacks 4 itself)",
               UNSET, 2, 64),
     RunOption("track", bool, "track the run with Weights & Biases (needs derl[track]; WANDB_MODE=offline works "
@@ -122,6 +125,16 @@ def env_kwargs_of(text: str | None) -> dict:
     return value
 
 
+def obs_keys_of(text: str | None) -> list | None:
+    """--obs-keys a,b: the keys, in order, each named once."""
+    if text is None:
+        return None
+    keys = [k.strip() for k in text.split(",")]
+    if not all(keys) or len(set(keys)) < len(keys) or len(keys) > 256:
+        raise BadInput(f"--obs-keys must be distinct keys separated by commas, got {printable(text)[:60]}")
+    return keys
+
+
 def check_env_wrapper(text: str):
     module, sep, attr = text.partition(":")
     if not sep or not module or not attr or not all(p.isidentifier() for p in module.split(".") + attr.split(".")):
@@ -160,7 +173,7 @@ class RunRecord:
         from ..model_options import normalization
         return {"normalize": normalization(self.hyperparameters), "backend": self.run["env_backend"],
                 "env_kwargs": env_kwargs_of(self.run["env_kwargs"]), "wrapper": self.run["env_wrapper"],
-                "frame_stack": self.run["frame_stack"]}
+                "frame_stack": self.run["frame_stack"], "obs_keys": obs_keys_of(self.run.get("obs_keys"))}
 
     def to_json(self) -> dict:
         return asdict(self)
