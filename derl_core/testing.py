@@ -213,3 +213,144 @@ def learning_run(alg: str, env_id: str, logdir, seed: int = 1, **overrides) -> l
 __all__ = ["check_plugin", "smoke", "same_seed_same_metrics", "resume_matches_uninterrupted",
            "nan_stops_with_a_usable_checkpoint", "bad_hyperparameters_refused", "factory_refuses_unused",
            "learning_run", "invoke", "read_metrics", "tags", "same_state", "nan_rewards"]
+
+
+# ------------------------------------------------------------------------ generated spaces x every algorithm
+def observation_spaces(max_depth: int = 2):
+    """A Hypothesis strategy of observation spaces real envs use: Box of every dtype (uint8, int8..int64,
+    float16..float64, bool), rank 0-4, finite, infinite and asymmetric bounds, pixel-sized and small uint8;
+    Discrete with a start; MultiDiscrete and MultiBinary of any shape; Dict and Tuple nested `max_depth` deep;
+    and the spaces no encoder takes (Text, Sequence, Graph)."""
+    import gymnasium as gym
+    import numpy as np
+    from hypothesis import strategies as st
+
+    shapes = st.lists(st.integers(1, 3), min_size=0, max_size=4).map(tuple)
+
+    @st.composite
+    def box(draw):
+        dtype = np.dtype(draw(st.sampled_from(["uint8", "int8", "int16", "int32", "int64", "float16", "float32",
+                                               "float64", "bool"])))
+        if dtype == np.uint8 and draw(st.booleans()):   # an image: (H, W, C) or (C, H, W), pixels or codes
+            side, channels = draw(st.integers(5, 40)), draw(st.sampled_from([1, 3]))
+            shape = (side, side, channels) if draw(st.booleans()) else (channels, side, side)
+            return gym.spaces.Box(0, draw(st.sampled_from([10, 255])), shape, np.uint8)
+        shape = draw(shapes)
+        if dtype == np.bool_:
+            return gym.spaces.Box(0, 1, shape, np.bool_)
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            low = draw(st.integers(max(int(info.min), -1000), 0 if dtype.kind == "i" else 0))
+            return gym.spaces.Box(low, draw(st.integers(low + 1, min(int(info.max), 1000))), shape, dtype)
+        bound = draw(st.sampled_from(["finite", "infinite", "asymmetric"]))
+        low, high = {"finite": (-1.0, 1.0), "infinite": (-np.inf, np.inf), "asymmetric": (-2.0, np.inf)}[bound]
+        return gym.spaces.Box(low, high, shape, dtype)
+
+    leaf = st.one_of(
+        box(),
+        st.builds(lambda n, start: gym.spaces.Discrete(n, start=start), st.integers(1, 6), st.integers(-3, 3)),
+        st.lists(st.integers(1, 4), min_size=1, max_size=3).map(lambda nvec: gym.spaces.MultiDiscrete(nvec)),
+        st.one_of(st.integers(1, 4), st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple))
+        .map(gym.spaces.MultiBinary),
+    )
+    unencodable = st.sampled_from([
+        gym.spaces.Text(8), gym.spaces.Sequence(gym.spaces.Discrete(3)),
+        gym.spaces.Graph(gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(2))])
+
+    def containers(children):
+        keys = st.lists(st.sampled_from(["a", "b", "c", "image", "state"]), min_size=1, max_size=3, unique=True)
+        return st.one_of(
+            keys.flatmap(lambda ks: st.tuples(*[children for _ in ks]).map(
+                lambda parts: gym.spaces.Dict(dict(zip(ks, parts))))),
+            st.lists(children, min_size=1, max_size=3).map(lambda parts: gym.spaces.Tuple(parts)))
+
+    inner = leaf
+    for _ in range(max_depth):
+        inner = st.one_of(leaf, containers(inner))
+    return st.one_of(inner, inner, inner, unencodable)   # mostly encodable
+
+
+def action_spaces():
+    """A Hypothesis strategy of action spaces: Discrete with a start, Box with finite and infinite bounds,
+    MultiDiscrete, MultiBinary."""
+    import gymnasium as gym
+    import numpy as np
+    from hypothesis import strategies as st
+    return st.one_of(
+        st.builds(lambda n, start: gym.spaces.Discrete(n, start=start), st.integers(2, 5), st.integers(-2, 2)),
+        st.builds(lambda n, lo: gym.spaces.Box(lo, lo + 2.0, (n,), np.float32), st.integers(1, 3),
+                  st.sampled_from([-1.0, 0.0, 3.0])),
+        st.just(gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)),
+        st.lists(st.integers(2, 4), min_size=1, max_size=3).map(lambda nvec: gym.spaces.MultiDiscrete(nvec)),
+        st.integers(1, 4).map(gym.spaces.MultiBinary),
+    )
+
+
+class SpacesEnv:
+    """An env of any observation and action space: samples from the space, a random reward, 6 steps an
+    episode. Made through `spaces_env_id` (gymnasium's registry, in this process)."""
+
+    def __new__(cls, observation_space, action_space):
+        import gymnasium as gym
+        import numpy as np
+
+        class Env(gym.Env):
+            def __init__(self):
+                self.observation_space, self.action_space, self.t = observation_space, action_space, 0
+
+            def reset(self, *, seed=None, options=None):
+                super().reset(seed=seed)
+                self.observation_space.seed(int(self.np_random.integers(2**31)))
+                self.t = 0
+                return self.observation_space.sample(), {}
+
+            def step(self, action):
+                assert self.action_space.contains(np.asarray(action, dtype=self.action_space.dtype)
+                                                  if self.action_space.shape else action), action
+                self.t += 1
+                return self.observation_space.sample(), float(self.np_random.normal()), False, self.t >= 6, {}
+        return Env()   # (the env family adds the episode statistics)
+
+
+_SPACES_IDS = {}
+
+
+def spaces_env_id(observation_space, action_space) -> str:
+    """A gymnasium id (registered in this process) for an env of these spaces."""
+    import gymnasium as gym
+    key = (repr(observation_space), repr(action_space))
+    if key not in _SPACES_IDS:
+        env_id = f"DerlSpaces{len(_SPACES_IDS)}-v0"
+        gym.register(env_id, entry_point=lambda o=observation_space, a=action_space: SpacesEnv(o, a))
+        _SPACES_IDS[key] = env_id
+    return _SPACES_IDS[key]
+
+
+def space_contract(alg: str, overrides: dict, observation_space, action_space, logdir) -> str:
+    """For one pair of spaces, `alg` either trains (`overrides` keep it to a couple of updates), saves,
+    resumes and predicts an action in the action space ("trained"), or refuses before training in one line
+    naming the space and the algorithms that can ("refused": no run directory is left)."""
+    import os
+
+    from .errors import BadInput
+    from .plugins import registry
+    from .run.agent import load
+    from .run.api import train
+    from .run.session import resume
+    env_id = spaces_env_id(observation_space, action_space)
+    logdir = str(logdir)
+    try:
+        run = train(alg, env_id, logdir=logdir, seed=0, **overrides)
+    except BadInput as exc:
+        message = str(exc)
+        assert "\n" not in message and not os.path.exists(logdir), message
+        assert "cannot handle" in message and ("algorithms that can" in message or "no installed algorithm" in
+                                               message), message
+        return "refused"
+    total = read_metrics(run)[-1]["step"]
+    resume(registry(), run, total_steps=total + 64, progress=False, echo=lambda *a: None, signals=False)
+    agent = load(run)
+    observation_space.seed(1)
+    action = agent.predict(observation_space.sample())
+    assert action_space.contains(action), (action, action_space)
+    return "trained"

@@ -104,7 +104,7 @@ def observation_problem(space, kinds=OBSERVATION_KINDS) -> str | None:
         if kind(leaf) not in kinds:
             where = f" (key '{path}')" if path else ""
             return f"{kind(leaf)} observations{where}"
-        if kind(leaf) == "Box" and not np.issubdtype(leaf.dtype, np.number):
+        if kind(leaf) == "Box" and not (np.issubdtype(leaf.dtype, np.number) or leaf.dtype == np.bool_):
             return f"Box observations of dtype {leaf.dtype}"
     return None
 

@@ -6,6 +6,8 @@ per env step, gamma 0.99, tau 0.005, target entropy -|A|; 5k random warm-up step
 classic follows rl-baselines3-zoo's Pendulum-v1 SAC (hyperparams/sac.yml: lr 1e-3, otherwise SB3 defaults:
 learning starts 100), with derl's budget of 15k steps.
 """
+import math
+
 from derl_core import hookimpl
 from derl_core.model_options import model_hyperparameters, normalization_hyperparameters, resolved
 from derl_core.spec import AlgorithmSpec, hp
@@ -35,7 +37,7 @@ HYPERPARAMETERS = [
 
 
 def memory(h: dict, env: dict) -> int:
-    obs, act = env["obs_shape"][0], env["action_shape"][0]
+    obs, act = math.prod(env["obs_shape"]), math.prod(env["action_shape"])   # flattened (any rank, 0 too)
     options = resolved(h)
     actor_sizes = options["hidden"] if options["hidden"] is not None else (256, 256)
     critic_sizes = options.get("critic_hidden") if options.get("critic_hidden") is not None else actor_sizes

@@ -46,7 +46,7 @@ class Actor(nn.Module):
             init_orthogonal(self.log_std, 0.01)
 
     def forward(self, obs):
-        h = self.body(obs.flatten(1).float())   # Box observations of any shape, as one vector
+        h = self.body(obs.reshape(obs.shape[0], -1).float())   # Box observations of any shape (rank 0 too), as one vector
         return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def sample(self, obs, deterministic=False):
@@ -70,7 +70,7 @@ class TwinQ(nn.Module):
                 init_orthogonal(q[-1], 1.0)
 
     def forward(self, obs, actions):
-        x = torch.cat([obs.flatten(1).float(), actions], -1)
+        x = torch.cat([obs.reshape(obs.shape[0], -1).float(), actions], -1)
         return torch.stack([self.q1(x), self.q2(x)]).squeeze(-1)
 
 

@@ -1,0 +1,42 @@
+"""Generated spaces x every algorithm (derl_core.testing.observation_spaces / action_spaces / space_contract):
+for each installed algorithm of derl's, a generated pair of spaces either trains a couple of updates, saves,
+resumes and predicts, or is refused before training in one line naming the space and the algorithms that can.
+A new algorithm joins by one entry in test_contract.ALGORITHMS (the same tiny budgets)."""
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from derl_core.plugins import registry
+
+from derl_core.testing import action_spaces, observation_spaces, space_contract
+
+from .test_contract import ALGORITHMS, installed
+
+TINY = {"ppo": {"total_steps": 64, "num_envs": 2, "nsteps": 16},
+        "a2c": {"total_steps": 40, "num_envs": 2},
+        "dqn": {"total_steps": 64, "learning_starts": 16, "train_every": 16, "gradient_steps": 1, "batch_size": 8,
+                "buffer_size": 256},
+        "sac": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"}}
+
+
+def test_every_algorithm_has_tiny_settings():
+    assert set(installed()) <= set(TINY), f"add these to TINY: {set(installed()) - set(TINY)}"
+
+
+def declared(strategy, kinds):
+    """Half the draws from the kinds an algorithm declares (SAC takes Box actions only: uniform draws would
+    almost always be refusals), half from everything."""
+    return st.one_of(strategy, strategy.filter(lambda space: type(space).__name__ in kinds))
+
+
+@pytest.mark.parametrize("alg", installed())
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_generated_spaces(alg, data, tmp_path_factory):
+    spec = registry().algorithm(alg)
+    observation = data.draw(declared(observation_spaces(), spec.observation_spaces), "observation space")
+    action = data.draw(declared(action_spaces(), spec.action_spaces), "action space")
+    logdir = tmp_path_factory.mktemp(alg) / "run"
+    outcome = space_contract(alg, TINY[alg], observation, action, logdir)
+    assert outcome in ("trained", "refused")
