@@ -21,6 +21,9 @@ _LAZY = {
     "SumTree": "rl.replay",
     "Alg": "rl.alg", "AlgLoss": "rl.alg", "Trainer": "rl.alg", "CopyTarget": "rl.alg",
     "soft_update": "rl.alg", "clip_grad_norm": "rl.alg",
+    # plugin API 3: what SAC and TD3 share
+    "Every": "rl.alg", "DelayedCallback": "rl.alg", "PolyakUpdate": "rl.alg", "BoxActions": "rl.policy",
+    "TwinQ": "rl.models",
     "NonFiniteError": "rl.alg",
     "Factory": "rl.factory",
     "Schedule": "rl.schedules", "Linear": "rl.schedules", "Constant": "rl.schedules",

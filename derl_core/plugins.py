@@ -21,11 +21,11 @@ import pluggy
 
 from . import hookspecs
 from .errors import BadInput
-from .spec import FAMILY_APIS, PLUGIN_API, SpecError, api_problem, spec_problem
+from .spec import ALGORITHM_APIS, FAMILY_APIS, PLUGIN_API, SpecError, api_problem, spec_problem
 
 GROUP = "derl"
 CORE = "derl"                 # derl_core's own distribution: its env families always load
-OWN = {"derl", "derl-ppo", "derl-a2c", "derl-dqn", "derl-sac"}
+OWN = {"derl", "derl-ppo", "derl-a2c", "derl-dqn", "derl-sac", "derl-td3"}
 LOAD_VARIABLE = "DERL_LOAD_PLUGINS"
 
 
@@ -188,7 +188,7 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
             raise DuplicateAlgorithm(f"algorithm '{spec.name}' is registered by two distributions: "
                                      f"{holder.distribution if holder else dist} and {dist}; {dist}'s is "
                                      f"refused (uninstall one of them)")
-        problem = api_problem("algorithm", spec.name, getattr(spec, "api_version", 1), (PLUGIN_API,))
+        problem = api_problem("algorithm", spec.name, getattr(spec, "api_version", 1), ALGORITHM_APIS)
         if problem:
             reg.lost[spec.name] = (dist, plugin_name, problem)
             raise PluginAPIMismatch(problem)

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 
-PLUGIN_API = 2                      # the plugin API this derl speaks (docs/plugins.md, "Plugin API versions")
-FAMILY_APIS = (1, 2)                # env family modules did not change between API 1 and 2
+PLUGIN_API = 3                      # the plugin API this derl speaks (docs/plugins.md, "Plugin API versions")
+ALGORITHM_APIS = (2, 3)             # API 3 only added seams (TwinQ, BoxActions, PolyakUpdate, Every): 2 still loads
+FAMILY_APIS = (1, 2, 3)             # env family modules did not change between API 1 and 3
 MIGRATION = "docs/plugins.md, section 'Migrating from plugin API 1'"
 API_CHANGES = {1: "Factory.build(env) replaced make_runner/make_alg, batches are typed (RolloutBatch, "
                   "ReplayBatch), Policy.act(obs) returns a PolicyStep and evaluate(obs, actions) feeds losses, "

@@ -89,7 +89,7 @@ def test_a_plugin_written_for_the_previous_api_gets_one_line_naming_the_move(tmp
     env = {"PYTHONPATH": pip_site(tmp_path_factory, "tests/plugins/derl_oldapi")}
     listed = json.loads(run_derl(["list", "--json"], env).stdout)
     broken = [b for b in listed["broken"] if b["distribution"] == "derl-oldapi"]
-    assert broken and "plugin API 1" in broken[0]["error"] and "API 2" in broken[0]["error"], listed["broken"]
+    assert broken and "plugin API 1" in broken[0]["error"] and "API 3" in broken[0]["error"], listed["broken"]
     assert "ppo" in {a["name"] for a in listed["algorithms"]}   # the rest of derl is unharmed
     out = run_derl(["run", "oldreinforce", "--env-id", "CartPole-v1", "--logdir", tmp_path / "r"], env)
     lines = out.stderr.strip().splitlines()

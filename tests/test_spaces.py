@@ -16,7 +16,8 @@ TINY = {"ppo": {"total_steps": 64, "num_envs": 2, "nsteps": 16},
         "a2c": {"total_steps": 40, "num_envs": 2},
         "dqn": {"total_steps": 64, "learning_starts": 16, "train_every": 16, "gradient_steps": 1, "batch_size": 8,
                 "buffer_size": 256},
-        "sac": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"}}
+        "sac": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"},
+        "td3": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"}}
 
 
 def test_every_algorithm_has_tiny_settings():

@@ -106,6 +106,47 @@ class CopyTarget:
         self.count = int(state["count"])
 
 
+class Every:
+    """A delayed step or callback: wraps a loss (an Alg step) or an after_update callback so that it runs on
+    every `every`-th gradient step only (TD3's policy delay: the actor and the target networks). It counts its
+    calls, so it has state: list it in the Alg's checkpointables."""
+
+    def __init__(self, every: int, fn):
+        self.every, self.fn, self.count = int(every), fn, 0
+
+    def due(self) -> bool:
+        self.count += 1
+        return (self.count - 1) % self.every == 0
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        self.count = int(state["count"])
+
+
+class PolyakUpdate:
+    """An after_update callback: target <- (1 - tau) target + tau source after each gradient step (SAC, TD3;
+    wrapped in Every for a delay). `report()` -> extra stats to return (SAC's temperature)."""
+
+    def __init__(self, target: torch.nn.Module, source: torch.nn.Module, tau: float, report=None):
+        self.target, self.source, self.tau, self.report = target, source, tau, report
+
+    def __call__(self, batch, stats):
+        soft_update(self.target, self.source, self.tau)
+        return self.report() if self.report is not None else None
+
+
+class DelayedCallback(Every):
+    """Every for an after_update callback: called on every `every`-th gradient step only."""
+
+    def __call__(self, batch, stats):
+        return self.fn(batch, stats) if self.due() else None
+
+
 @torch.no_grad()
 def soft_update(target: torch.nn.Module, source: torch.nn.Module, tau: float):
     """Polyak averaging, target <- (1 - tau) target + tau source, as one fused in-place op over every
@@ -169,6 +210,8 @@ class Alg:
     def update(self, batch) -> dict:
         stats = {}
         for loss_fn, trainer in self.steps:
+            if isinstance(loss_fn, Every) and not loss_fn.due():   # a delayed step (TD3's actor)
+                continue
             loss, loss_stats = loss_fn(batch, {k: v for k, v in stats.items() if "/" not in k})
             stats.update(trainer.step(loss, loss_stats, self.step_count))
         for fn in self.after_update:

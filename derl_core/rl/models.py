@@ -354,3 +354,23 @@ def custom_model(path: str, obs_space, action_space, options: dict, outputs: str
         refuse(f"its forward returned {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__} "
                f"for a batch of 2, not (2, {n})")
     return net
+
+
+class TwinQ(nn.Module):
+    """`n` Q networks of (obs, action in [-1, 1]) -> (n, B): SAC's and TD3's twin critics (n=2; DDPG's single
+    critic: n=1). Hidden layers `hidden` with `activation`; `orthogonal`: hidden gain sqrt 2, output 1. The
+    networks are attributes q1..qn (state-dict keys q1.*, q2.*)."""
+
+    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False, n: int = 2):
+        super().__init__()
+        self.n = n
+        for i in range(1, n + 1):
+            q = mlp([obs_dim + act_dim, *hidden, 1], ACTIVATIONS[activation])
+            if orthogonal:
+                init_orthogonal(q)
+                init_orthogonal(q[-1], 1.0)
+            setattr(self, f"q{i}", q)
+
+    def forward(self, obs, actions):
+        x = torch.cat([obs.reshape(obs.shape[0], -1).float(), actions], -1)
+        return torch.stack([getattr(self, f"q{i}")(x) for i in range(1, self.n + 1)]).squeeze(-1)

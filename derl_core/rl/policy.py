@@ -150,6 +150,25 @@ class Policy:
         raise NotImplementedError
 
 
+class BoxActions:
+    """Actions in [-1, 1] (a tanh actor's) to a finite Box's bounds and back: SAC's and TD3's policies."""
+
+    def __init__(self, action_space):
+        self.low, self.high = np.asarray(action_space.low), np.asarray(action_space.high)
+
+    def scale(self, a: np.ndarray) -> np.ndarray:
+        return (self.low + (a + 1.0) * 0.5 * (self.high - self.low)).astype(self.low.dtype)
+
+    def scale_tensor(self, a: torch.Tensor) -> torch.Tensor:
+        low, high = torch.as_tensor(self.low, device=a.device), torch.as_tensor(self.high, device=a.device)
+        return low + (a + 1.0) * 0.5 * (high - low)
+
+    def unscale(self, actions: torch.Tensor) -> torch.Tensor:
+        low = torch.as_tensor(self.low, device=actions.device)
+        high = torch.as_tensor(self.high, device=actions.device)
+        return 2.0 * (actions - low) / (high - low) - 1.0
+
+
 class ActorCriticPolicy(Policy):
     """For a model returning (logits or Gaussian mean, value): Categorical or diagonal Gaussian."""
 

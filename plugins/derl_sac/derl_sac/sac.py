@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derl_core import (Alg, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, ReplayStorage, Trainer,
-                       init_orthogonal, mlp, soft_update)
+from derl_core import (Alg, BoxActions, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, PolyakUpdate,
+                       ReplayStorage, Trainer, TwinQ, init_orthogonal, mlp)
 from derl_core.rl.models import ACTIVATIONS, VECTOR_HIDDEN
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
@@ -57,40 +57,22 @@ class Actor(nn.Module):
         return torch.tanh(u), squashed_log_prob(normal, u)
 
 
-class TwinQ(nn.Module):
-    """Two Q networks (obs, action in [-1, 1]) -> (2, B)."""
-
-    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False):
-        super().__init__()
-        self.q1 = mlp([obs_dim + act_dim, *hidden, 1], ACTIVATIONS[activation])
-        self.q2 = mlp([obs_dim + act_dim, *hidden, 1], ACTIVATIONS[activation])
-        if orthogonal:   # hidden layers gain sqrt 2, the output layer 1
-            for q in (self.q1, self.q2):
-                init_orthogonal(q)
-                init_orthogonal(q[-1], 1.0)
-
-    def forward(self, obs, actions):
-        x = torch.cat([obs.reshape(obs.shape[0], -1).float(), actions], -1)
-        return torch.stack([self.q1(x), self.q2(x)]).squeeze(-1)
-
-
 class SACPolicy(Policy):
     """Rollouts: uniform random actions for the first `learning_starts` steps, then sampled from the actor,
-    scaled from [-1, 1] to the env's bounds."""
+    scaled from [-1, 1] to the env's bounds (the core's BoxActions)."""
 
     def __init__(self, actor, action_space, learning_starts, clock, device="cpu", seed=None):
         super().__init__(actor, device)
-        self.low, self.high = action_space.low, action_space.high
+        self.box = BoxActions(action_space)
+        self.low, self.high = self.box.low, self.box.high
         self.learning_starts, self.clock = learning_starts, clock
         self.rng = np.random.default_rng(seed)
 
     def scale(self, a):
-        return self.low + (a + 1.0) * 0.5 * (self.high - self.low)
+        return self.box.scale(a)
 
     def unscale(self, actions: torch.Tensor) -> torch.Tensor:
-        low = torch.as_tensor(self.low, device=actions.device)
-        high = torch.as_tensor(self.high, device=actions.device)
-        return 2.0 * (actions - low) / (high - low) - 1.0
+        return self.box.unscale(actions)
 
     def act(self, obs, deterministic: bool = False) -> PolicyStep:
         obs = self.to_tensor(obs)
@@ -99,11 +81,10 @@ class SACPolicy(Policy):
         else:
             with torch.inference_mode():
                 a = self.model.sample(obs, deterministic)[0].cpu().numpy()
-        return PolicyStep(self.scale(a).astype(self.low.dtype))
+        return PolicyStep(self.scale(a))
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        low, high = torch.as_tensor(self.low), torch.as_tensor(self.high)
-        return low + (self.model.sample(obs, True)[0] + 1.0) * 0.5 * (high - low)
+        return self.box.scale_tensor(self.model.sample(obs, True)[0])
 
     def state_dict(self):
         return {"rng": self.rng.bit_generator.state}
@@ -147,17 +128,6 @@ class SACLoss:
         return loss, {"losses/alpha_loss": loss.detach()}
 
 
-class PolyakUpdate:
-    """After each gradient step: target <- (1 - tau) target + tau source; reports the temperature."""
-
-    def __init__(self, target: nn.Module, source: nn.Module, tau: float, loss: SACLoss):
-        self.target, self.source, self.tau, self.loss = target, source, tau, loss
-
-    def __call__(self, batch, stats):
-        soft_update(self.target, self.source, self.tau)
-        return {"losses/alpha": self.loss.alpha}
-
-
 class SACFactory(Factory):
     def build(self, env):
         obs_dim = int(np.prod(env.single_observation_space.shape))
@@ -192,7 +162,8 @@ class SACFactory(Factory):
             steps.append((loss.temperature_loss, Trainer(alpha_opt, lr, prefix="alpha_")))
             state["alpha_optimizer"] = alpha_opt
         return Alg(runner, data, steps, self.summary, state,
-                   after_update=[PolyakUpdate(critic_target, critic, self.get("tau"), loss)])
+                   after_update=[PolyakUpdate(critic_target, critic, self.get("tau"),
+                                              report=lambda: {"losses/alpha": loss.alpha})])
 
 
 class _TensorState:
