@@ -63,6 +63,9 @@ CASES = {
     "ppo-halfcheetah-zoo": ("ppo", "HalfCheetah-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
     "ppo-hopper-zoo": ("ppo", "Hopper-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
     "ppo-walker2d-zoo": ("ppo", "Walker2d-v5", 1_000_000, 5, {"derl": [], "sb3": None}),
+    # TD3 (plugin API 3) beside SB3's TD3 at derl's defaults
+    "td3-pendulum": ("td3", "Pendulum-v1", 15_000, 5, {"derl": [], "sb3": None}),
+    "td3-halfcheetah": ("td3", "HalfCheetah-v5", 100_000, 5, {"derl": [], "sb3": None}),
     # MiniGrid's object/colour/state codes (ImgObsWrapper: a (7, 7, 3) uint8 grid of values 0-10): derl at its
     # classic-family defaults with --image-scale none, and with today's /255 (derl-scaled); SB3 with MiniGrid's
     # documented recipe (its training docs: a 2x2-conv features extractor of 128, normalize_images=False, SB3's
@@ -94,12 +97,13 @@ MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
 EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
 # random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
 # the DQN/rliable literature for Atari; measured for the others), reference = rl-zoo's published return
-RANDOM = {"minigrid:MiniGrid-Empty-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
+RANDOM = {"Pendulum-v1": -1200.0, "minigrid:MiniGrid-Empty-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
           "Walker2d-v5": 1.6, "BreakoutNoFrameskip-v4": 1.7}
 REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0, "sac-hopper": 2326.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
-             "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0}
+             "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "td3-pendulum": -150.0,
+             "td3-halfcheetah": 9709.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
 ANCHORS = {"ppo-hopper": {"CleanRL": 2383, "rl-zoo": 2410}, "ppo-halfcheetah": {"CleanRL": 1443, "rl-zoo": 5819},
            "ppo-walker2d": {"CleanRL": 2288, "rl-zoo": 3479}, "sac-hopper": {"CleanRL (1M)": 2311, "rl-zoo (1M)": 2326},
@@ -216,6 +220,16 @@ def sb3_model(case: str, seed: int):
                    train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
                    ent_coef=f"auto_{h['initial_alpha']}" if h["autotune_alpha"] else h["initial_alpha"],
                    policy_kwargs={"net_arch": mlp_sizes(h)}, **common), eval_env
+    if alg == "td3":
+        from stable_baselines3 import TD3
+        from stable_baselines3.common.noise import NormalActionNoise
+        dim = env.action_space.shape[0]
+        return TD3("MlpPolicy", env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
+                   learning_starts=h["learning_starts"], batch_size=h["batch_size"], tau=h["tau"], gamma=h["gamma"],
+                   train_freq=h["train_every"], gradient_steps=h["gradient_steps"], policy_delay=h["policy_delay"],
+                   target_policy_noise=h["policy_noise"], target_noise_clip=h["noise_clip"],
+                   action_noise=NormalActionNoise(np.zeros(dim), h["exploration_noise"] * np.ones(dim)),
+                   policy_kwargs={"net_arch": mlp_sizes(h), "n_critics": 2 if h["twin"] else 1}, **common), eval_env
     if alg == "dqn":
         return DQN("MlpPolicy", env, learning_rate=lr, buffer_size=h["buffer_size"],
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], gamma=h["gamma"],
@@ -282,7 +296,7 @@ def ac_net(shared: bool, h: dict | None = None) -> dict:
         out = {"net_arch": dict(pi=pi, vf=vf),
                "activation_fn": {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU,
                                  "silu": nn.SiLU}[h.get("activation", "tanh")]}
-        if "ortho_init" in h:
+        if "log_std_init" in h:   # PPO and A2C (the actor-critics this builds for)
             out.update(ortho_init=h["ortho_init"], log_std_init=h["log_std_init"])
         return out
 
