@@ -125,7 +125,8 @@ def _worker_class():
 
         def info(self):
             return {"observation_space": self.venv.single_observation_space,
-                    "action_space": self.venv.single_action_space, "frame_stack": self.venv.frame_stack}
+                    "action_space": self.venv.single_action_space, "frame_stack": self.venv.frame_stack,
+                    "node": ray.get_runtime_context().get_node_id()}
 
         def set_policy(self, policy):
             if hasattr(policy, "rng"):
@@ -185,6 +186,9 @@ class RemoteEnvs:
         self.single_action_space = infos[0]["action_space"]
         self.frame_stack = infos[0]["frame_stack"]
         self.num_envs = workers * envs_per_worker
+        self.nodes = sorted({info.get("node") for info in infos})   # the Ray nodes the workers run on
+        if address:   # a cluster: say where the experience comes from
+            print(f"derl: {workers} Ray env workers on {len(self.nodes)} node(s) of {address}", flush=True)
         self.restarts = 0
         self.on_restart = None   # called with the new count at each restart, wherever it is found (the runner
         #                          records it: a kill found while a checkpoint is written is counted there too)
