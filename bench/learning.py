@@ -276,10 +276,9 @@ def sb3_minigrid(env_id: str, seed: int):
 
 
 def mlp_sizes(h: dict) -> list:
-    """SAC's and DQN's --net-arch as SB3's net_arch (the Q networks' and the actor's hidden sizes)."""
-    from derl_core.model_options import resolved as model_options
-    sizes = model_options(h).get("hidden")
-    return [64, 64] if sizes is None else list(sizes)
+    """SAC's, TD3's and DQN's --net-arch as SB3's net_arch (the Q networks' and the actor's hidden sizes)."""
+    from derl_core.model_options import mlp_sizes as sizes
+    return list(sizes(h)[0])
 
 
 def ac_net(shared: bool, h: dict | None = None) -> dict:
@@ -289,10 +288,8 @@ def ac_net(shared: bool, h: dict | None = None) -> dict:
     from torch import nn
     h = h or {}
     if not shared:
-        from derl_core.model_options import resolved as model_options
-        opts = model_options(h)
-        pi = list(opts.get("hidden") or (64, 64))
-        vf = pi if opts.get("critic_hidden") is None else list(opts["critic_hidden"])
+        from derl_core.model_options import mlp_sizes as sizes
+        pi, vf = map(list, sizes(h))
         out = {"net_arch": dict(pi=pi, vf=vf),
                "activation_fn": {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU,
                                  "silu": nn.SiLU}[h.get("activation", "tanh")]}

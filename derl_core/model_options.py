@@ -22,6 +22,7 @@ ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
 ENCODERS = ("auto", "nature", "small", "impala")
 AUTO = "auto"
 MAX_WIDTH, MAX_DEPTH = 65_536, 64
+VECTOR_SIZES = (64, 64)   # --net-arch auto on vector observations (rl.models.VECTOR_HIDDEN)
 
 
 def model_hyperparameters(net_arch: str = AUTO, activation: str = "tanh", ortho_init: bool = True,
@@ -171,6 +172,15 @@ def resolved(hparams: dict) -> dict:
     if "model" in hparams:
         out["model"] = check_model_path(hparams["model"])
     return out
+
+
+def mlp_sizes(hparams: dict) -> tuple:
+    """(actor sizes, critic sizes) of an MLP algorithm's --net-arch / --critic-arch (SAC, TD3; their Factories
+    and memory estimates): auto is VECTOR_SIZES, critic same is the actor's."""
+    options = resolved({k: v for k, v in hparams.items() if k in ("net_arch", "critic_arch")})
+    actor = VECTOR_SIZES if options.get("hidden") is None else tuple(options["hidden"])
+    critic = actor if options.get("critic_hidden") is None else tuple(options["critic_hidden"])
+    return actor, critic
 
 
 def check_model_path(text: str) -> str:

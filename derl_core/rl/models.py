@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..model_options import VECTOR_SIZES
 from .spaces import image_layout, kind
 
 
@@ -187,7 +188,7 @@ def mlp(sizes, activation=nn.Tanh, out_activation=None) -> nn.Sequential:
 
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU}
-VECTOR_HIDDEN = (64, 64)   # --net-arch auto for vector observations
+VECTOR_HIDDEN = VECTOR_SIZES   # --net-arch auto for vector observations
 
 
 def make_torso(obs_space, hidden=VECTOR_HIDDEN, activation="tanh", image_scale: float | None = 255.0,

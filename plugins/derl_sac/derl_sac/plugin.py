@@ -9,7 +9,7 @@ learning starts 100), with derl's budget of 15k steps.
 import math
 
 from derl_core import hookimpl
-from derl_core.model_options import model_hyperparameters, normalization_hyperparameters, resolved
+from derl_core.model_options import model_hyperparameters, mlp_sizes, normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import replay_problem
 from derl_core.memory import mlp_bytes, replay_bytes
@@ -38,9 +38,7 @@ HYPERPARAMETERS = [
 
 def memory(h: dict, env: dict) -> int:
     obs, act = math.prod(env["obs_shape"]), math.prod(env["action_shape"])   # flattened (any rank, 0 too)
-    options = resolved(h)
-    actor_sizes = options["hidden"] if options["hidden"] is not None else (256, 256)
-    critic_sizes = options.get("critic_hidden") if options.get("critic_hidden") is not None else actor_sizes
+    actor_sizes, critic_sizes = mlp_sizes(h)   # the Factory's own rule
     width = max((*actor_sizes, *critic_sizes), default=1)
     actor = mlp_bytes((obs, *actor_sizes, 2 * act))
     critics = 2 * mlp_bytes((obs + act, *critic_sizes, 1), copies=5)   # trained copy + target

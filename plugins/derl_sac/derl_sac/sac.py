@@ -14,7 +14,8 @@ from torch import nn
 
 from derl_core import (Alg, BoxActions, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, PolyakUpdate,
                        ReplayStorage, Trainer, TwinQ, init_orthogonal, mlp)
-from derl_core.rl.models import ACTIVATIONS, VECTOR_HIDDEN
+from derl_core.model_options import mlp_sizes
+from derl_core.rl.models import ACTIVATIONS
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -133,8 +134,7 @@ class SACFactory(Factory):
         obs_dim = int(np.prod(env.single_observation_space.shape))
         act_dim = int(np.prod(env.single_action_space.shape))
         lr, options = self.get("learning_rate"), self.model_options()
-        hidden = VECTOR_HIDDEN if options["hidden"] is None else options["hidden"]   # auto: the core's rule
-        critic_hidden = hidden if options["critic_hidden"] is None else options["critic_hidden"]
+        hidden, critic_hidden = mlp_sizes(self.kwargs)   # auto: the core's rule, same: the actor's
         nets = dict(activation=options["activation"], orthogonal=options["orthogonal"])
         actor = Actor(obs_dim, act_dim, hidden, **nets).to(self.device)
         policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"), self.clock,

@@ -13,7 +13,7 @@ import math
 from derl_core import hookimpl
 from derl_core.config import replay_problem
 from derl_core.memory import mlp_bytes, replay_bytes
-from derl_core.model_options import model_hyperparameters, normalization_hyperparameters, resolved
+from derl_core.model_options import model_hyperparameters, mlp_sizes, normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 
 HYPERPARAMETERS = [
@@ -44,9 +44,7 @@ HYPERPARAMETERS = [
 
 def memory(h: dict, env: dict) -> int:
     obs, act = math.prod(env["obs_shape"]), math.prod(env["action_shape"])
-    options = resolved(h)
-    actor_sizes = options["hidden"] if options["hidden"] is not None else (64, 64)
-    critic_sizes = options.get("critic_hidden") if options.get("critic_hidden") is not None else actor_sizes
+    actor_sizes, critic_sizes = mlp_sizes(h)   # the Factory's own rule
     width = max((*actor_sizes, *critic_sizes), default=1)
     nets = 2 * mlp_bytes((obs, *actor_sizes, act), copies=5)   # actor + target
     critics = 2 * mlp_bytes((obs + act, *critic_sizes, 1), copies=5)
