@@ -12,11 +12,10 @@ family's defaults alone; `--preset FILE` a JSON file: {"algorithm": "ppo", "env_
 No torch, no gymnasium: `derl ALG -h --env-id ID` reads this."""
 from __future__ import annotations
 
-import json
-import math
 import os
 
 from . import config as cfg
+from . import files
 from .errors import BadInput, printable
 
 AUTO, NONE = "auto", "none"
@@ -24,45 +23,9 @@ MAX_BYTES, MAX_DEPTH, MAX_KEYS = 1 << 20, 8, 1000
 
 
 def read_json(path: str, what: str):
-    """A small JSON file a user gives derl (a preset), read defensively: a regular file of at most MAX_BYTES,
-    nesting at most MAX_DEPTH, finite numbers only; every failure one line naming the file."""
-    try:
-        if not os.path.isfile(path):
-            raise BadInput(f"{what} '{printable(path)[:120]}' is not a file")
-        if os.path.getsize(path) > MAX_BYTES:
-            raise BadInput(f"{what} '{printable(path)[:120]}' is larger than {MAX_BYTES >> 20} MiB")
-        with open(path, "rb") as f:
-            text = f.read(MAX_BYTES + 1).decode("utf-8")
-    except BadInput:
-        raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{what} '{printable(path)[:120]}' cannot be read ({type(exc).__name__})") from None
-
-    def refuse_constant(name):
-        raise ValueError(f"{name} is not a finite number")
-    try:
-        data = json.loads(text, parse_constant=refuse_constant)
-        _check_depth(data, 0)
-    except RecursionError:
-        raise BadInput(f"{what} '{printable(path)[:120]}' is nested too deeply") from None
-    except ValueError as exc:
-        raise BadInput(f"{what} '{printable(path)[:120]}' is not valid JSON ({printable(str(exc))[:80]})") from None
-    return data
-
-
-def _check_depth(value, depth: int):
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_DEPTH}")
-    if isinstance(value, dict):
-        if len(value) > MAX_KEYS:
-            raise ValueError(f"more than {MAX_KEYS} keys")
-        for item in value.values():
-            _check_depth(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_depth(item, depth + 1)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("a number is not finite")
+    """A preset file, read by the one defensive reader (derl_core.files): at most 1 MiB, nesting at most
+    MAX_DEPTH, finite numbers only; every failure one line naming the file."""
+    return files.read_json(path, what, limit=MAX_BYTES, depth=MAX_DEPTH)
 
 
 def preset_for(spec, env_id: str, choice: str | None) -> tuple:
@@ -73,7 +36,7 @@ def preset_for(spec, env_id: str, choice: str | None) -> tuple:
     if choice == AUTO:
         values = (getattr(spec, "presets", None) or {}).get(env_id)
         return (dict(values), f"{spec.distribution or spec.name} preset for {env_id}") if values else ({}, None)
-    data = read_json(choice, "--preset")
+    data = read_json(choice, "--preset file")
     where = f"--preset {printable(choice)[:120]}"
     if not isinstance(data, dict):
         raise BadInput(f"{where}: not a JSON object")

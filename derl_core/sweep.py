@@ -25,6 +25,18 @@ from .errors import BadInput, printable
 PLAN = "sweep.json"
 
 
+def _fields():
+    from .files import Field
+    from .run.record import SEED_MAX, STEPS_MAX
+    plan = {"algorithm": Field(str), "env_id": Field(str), "options": Field(dict), "runs": Field(list)}
+    run = {"name": Field(str), "combo": Field(str), "seed": Field(int, 0, SEED_MAX),
+           "total_steps": Field(int, 1, STEPS_MAX), "overrides": Field(dict)}
+    return plan, run
+
+
+PLAN_FIELDS, RUN_FIELDS = _fields()
+
+
 def parse_seeds(text: str) -> list:
     seeds = []
     for part in text.split(","):
@@ -129,23 +141,18 @@ def read_plan(sweep_dir: str) -> dict:
     """sweep.json of `sweep_dir` (read through the fence), checked for its shape; every name derl will join to
     the sweep directory (a run's `name`, a combination's figure) must be a plain file name, so no plan can
     make derl write outside the sweep."""
+    from .files import Field, check, read_json_in
     from .run.fence import Dir, check_name
     path = os.path.join(sweep_dir, PLAN)
     with Dir(sweep_dir) as d:
-        text = d.read_text(PLAN, limit=64 << 20)
-    try:
-        record = json.loads(text)
-        record["runs"], record["algorithm"], record["env_id"], record["options"]
-        if not isinstance(record["runs"], list) or not isinstance(record["options"], dict):
-            raise TypeError
-        for entry in record["runs"]:
-            if not isinstance(entry, dict) or not isinstance(entry.get("seed"), int) \
-                    or not isinstance(entry.get("total_steps"), int):
-                raise TypeError
-            check_name(entry.get("name"), f"{path}: run name")
-            check_name(f"{entry.get('combo')}.png", f"{path}: combination")
-    except (ValueError, KeyError, TypeError):
-        raise BadInput(f"'{path}' is not a derl sweep plan") from None
+        record = read_json_in(d, PLAN, "derl sweep plan", limit=64 << 20)
+    check(record, PLAN_FIELDS, path, "derl sweep plan")
+    for entry in record["runs"]:
+        check(entry, RUN_FIELDS, path, "derl sweep plan's run")
+        if not all(isinstance(v, str) for v in entry["overrides"].values()):
+            raise BadInput(f"'{path}' is damaged: a run's overrides should be strings")
+        check_name(entry["name"], f"{path}: run name")
+        check_name(f"{entry['combo']}.png", f"{path}: combination")
     return record
 
 

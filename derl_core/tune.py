@@ -170,8 +170,10 @@ def open_study(url: str, plan: dict, create: bool = False):
     try:
         storage = optuna.storages.RDBStorage(url, **kwargs)
     except Exception as exc:
-        raise BadInput(f"--storage {shown(printable(url))[:80]}: {type(exc).__name__}: "
-                       f"{shown(str(exc).splitlines()[0])[:120]}") from None
+        sqlite = url.startswith("sqlite:///")
+        what = f"the study database '{printable(url[10:])[-160:]}'" if sqlite else f"--storage {shown(printable(url))[:80]}"
+        raise BadInput(f"{what} cannot be opened: {type(exc).__name__}: "
+                       f"{shown(str(exc).splitlines()[0] if str(exc) else '')[:120]}") from None
     sampler = optuna.samplers.TPESampler(seed=plan["seed"], n_startup_trials=plan["startup_trials"])
     pruner = optuna.pruners.MedianPruner(n_startup_trials=plan["startup_trials"],
                                          n_warmup_steps=plan["warmup_steps"])
@@ -286,22 +288,26 @@ def _run_trial(number: int, params: dict, tune_dir: str, plan: dict, threads: in
 
 # ---------------------------------------------------------------------------------------------- the driver
 def read_plan(tune_dir: str) -> dict:
+    from .files import check, read_json_in
     from .run.fence import Dir
-    path = os.path.join(tune_dir, PLAN)
     with Dir(tune_dir) as d:
-        text = d.read_text(PLAN, limit=1 << 20)
-    try:
-        plan = json.loads(text)
-        for key, kind in (("algorithm", str), ("env_id", str), ("trials", int), ("searches", list), ("fixed", dict),
-                          ("options", dict), ("seeds", int), ("seed", int), ("parallel", int), ("study", str),
-                          ("startup_trials", int), ("warmup_steps", int), ("total_steps", int)):
-            if not isinstance(plan[key], kind) or isinstance(plan[key], bool):
-                raise TypeError
-        if plan.get("storage") is not None and not isinstance(plan["storage"], str):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise BadInput(f"'{path}' is not a derl tune plan") from None
+        plan = read_json_in(d, PLAN, "derl tune plan", limit=1 << 20)
+    path = os.path.join(tune_dir, PLAN)
+    check(plan, plan_fields(), path, "derl tune plan")
+    if not all(isinstance(x, str) for x in [*plan["searches"], *plan["fixed"].values()]):
+        raise BadInput(f"'{path}' is damaged: its searches and fixed values should be strings")
     return plan
+
+
+def plan_fields() -> dict:
+    """tune.json's fields, each with its type and range."""
+    from .files import Field
+    from .run.record import SEED_MAX, STEPS_MAX
+    return {"algorithm": Field(str), "env_id": Field(str), "trials": Field(int, 1, 10**6), "searches": Field(list),
+            "fixed": Field(dict), "options": Field(dict), "seeds": Field(int, 1, 1000), "seed": Field(int, 0, SEED_MAX),
+            "parallel": Field(int, 1, 4096), "study": Field(str), "startup_trials": Field(int, 0, 10**6),
+            "warmup_steps": Field(int, 0, STEPS_MAX), "total_steps": Field(int, 1, STEPS_MAX),
+            "storage": Field((str, type(None)), optional=True)}
 
 
 def is_tune(path: str) -> bool:
@@ -324,7 +330,13 @@ def _execute(registry, tune_dir, plan, searches, address, echo, url):
     import optuna
     from optuna.trial import TrialState
     study = open_study(url, plan, create=True)
-    known = len(study.get_trials(deepcopy=False))
+    trials = study.get_trials(deepcopy=False)
+    foreign = sorted({p for t in trials for p in t.params} - {s.name for s in searches})
+    if foreign:   # a study.db copied from another tune, or a --storage shared by two: never mixed into this one
+        raise BadInput(f"the study in {shown(printable(url))[:100]} holds trials of another search (parameters "
+                       f"{', '.join(printable(p)[:30] for p in foreign[:3])}), not this plan's "
+                       f"({', '.join(s.name for s in searches)})")
+    known = len(trials)
     if known:   # a resumed (or joined) study: a sampler seeded afresh would draw its first points again
         study.sampler = optuna.samplers.TPESampler(seed=plan["seed"] + known, n_startup_trials=plan["startup_trials"])
     from .run.control import NotedSignals, Interrupted

@@ -115,14 +115,19 @@ def test_stderr_stays_one_line_and_mujoco_writes_no_log(tmp_path):
 
 # --------------------------------------------------------------------------------------- files read back
 @pytest.mark.parametrize("key, value, message", [
-    ("seed", "7", "'seed' should be int"),
+    ("seed", "7", "'seed' should be an integer"),
+    ("seed", 2**40, "'seed' should be an integer in [0, 4294967295]"),
+    ("seed", 1.5, "'seed' should be an integer"),
     ("env_id", "Pendulum-v1", "written with another configuration"),
     ("hyperparameters.num_envs", 4, "written with another configuration"),
     ("hyperparameters.gamma", "0.9", "--gamma expects float"),
     ("hyperparameters.gamma", True, "--gamma expects float"),
     ("hyperparameters.nsteps", None, "--nsteps expects int"),
     ("hyperparameters.nonsense", 1, "do not match ppo (unknown nonsense)"),
-    ("algorithm", None, "'algorithm' should be str"),
+    ("algorithm", None, "'algorithm' should be a string"),
+    ("run", [], "'run' should be an object"),
+    ("hyperparameters.gamma", 1e300, "--gamma must be in"),
+    ("hyperparameters.nsteps", 10**30, "--nsteps is too large"),
     ("run.keep_checkpoints", "3", "run option 'keep_checkpoints': expects int"),
     ("run.threads", 2**31, "run option 'threads': must be in [1, 1024]"),
 ])

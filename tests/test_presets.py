@@ -62,7 +62,9 @@ def write(tmp_path, text) -> str:
     ('{"hyperparameters": {"gamma": NaN}}', "not valid JSON"),
     ('{"hyperparameters": [1]}', "should hold"),
     ('[' * 5000 + ']' * 5000, "nested"),
-    (b"\xff\xfe", "cannot be read"),
+    (b"\xff\xfe", "not UTF-8"),
+    (b"", "not valid JSON"),
+    ('{"hyperparameters": {"nsteps": ' + "9" * 5000 + "}}", "not valid JSON"),
     ('{"hyperparameters": {"num_envs": 1e400}}', "not valid JSON"),
     ('{"hyperparameters": {"net_arch": {"a": 1}}}', "should be a number"),
 ])

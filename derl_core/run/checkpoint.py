@@ -21,6 +21,8 @@ import time
 import numpy as np
 import torch
 
+from ..files import Field
+from ..files import fits as field_fits
 from ..errors import BadInput
 from .fence import Dir
 
@@ -264,7 +266,8 @@ class _Slice(io.RawIOBase):
         return self.f.tell() - self.offset
 
 
-SCHEMA = {"format": int, "step": int, "algorithm": str, "alg": dict, "summary": dict, "rng": dict}
+SCHEMA = {"format": Field(int), "step": Field(int, 0, 2**62), "algorithm": Field(str), "alg": Field(dict),
+          "summary": Field(dict), "rng": Field(dict)}
 
 
 def load(path: str) -> dict:
@@ -300,11 +303,9 @@ def load(path: str) -> dict:
             raise Damaged(f"checkpoint '{path}' is damaged ({type(exc).__name__})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise Damaged(f"'{path}' is not a derl checkpoint of format {FORMAT}")
-    for key, kind in SCHEMA.items():
-        if not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
-            raise Damaged(f"checkpoint '{path}' has no valid '{key}' ({kind.__name__} expected)")
-    if data["step"] < 0:
-        raise Damaged(f"checkpoint '{path}' has a negative step")
+    for key, spec in SCHEMA.items():   # the same field checks as every file derl reads (derl_core.files)
+        if not field_fits(data.get(key), spec):
+            raise Damaged(f"checkpoint '{path}' has no valid '{key}' ({spec.describe()} expected)")
     named = step_of(os.path.basename(path))
     if named is not None and named != data["step"]:   # the step inside is the truth; the name only a hint
         raise Damaged(f"checkpoint '{path}' holds step {data['step']}, not the step its name says")

@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass, field
 from .. import config as cfg
 from ..env import BACKENDS   # no gymnasium import: env/__init__ imports it lazily
 from ..errors import BadInput, printable
+from ..files import Field, check
 from ..spec import Hyperparameter
 
 SEED_MAX = 2**32 - 1
+STEPS_MAX = 2**62
 UNSET = None   # a run option left to derl (the default shown in `derl ALG --help`)
 
 
@@ -104,6 +106,14 @@ OPTIONS = {o.name: o for o in RUN_OPTIONS}
 STORED = tuple(o.name for o in RUN_OPTIONS if o.stored)
 
 
+# config.json's own fields (the hyperparameters are checked against the plugin by RunRecord.validate, the run
+# options by their RunOption)
+RECORD = {"algorithm": Field(str), "env_id": Field(str), "seed": Field(int, 0, SEED_MAX),
+          "hyperparameters": Field(dict), "run": Field(dict, optional=True), "family": Field(str, optional=True),
+          "device": Field(str, optional=True), "plugin": Field(str, optional=True),
+          "plugin_version": Field(str, optional=True), "sources": Field(dict, optional=True)}
+
+
 def resolve_options(raw: dict, strict: bool = False, where: str | None = None) -> dict:
     """Every stored run option, from `raw` or its default, each checked (unknown names refused)."""
     unknown = sorted(set(raw) - set(STORED))
@@ -182,23 +192,11 @@ class RunRecord:
     def from_json(cls, data, path: str) -> "RunRecord":
         """config.json's shape and run options checked (the hyperparameters are checked by `validate`, which
         needs the plugin)."""
-        if not isinstance(data, dict):
-            raise BadInput(f"'{path}' is not a derl run configuration (not a JSON object)")
-        for key, kind in (("algorithm", str), ("env_id", str), ("seed", int), ("hyperparameters", dict)):
-            if key not in data:
-                raise BadInput(f"'{path}' is damaged: it has no '{key}'")
-            if not isinstance(data[key], kind) or isinstance(data[key], bool):
-                raise BadInput(f"'{path}' is damaged: '{key}' should be {kind.__name__}, "
-                               f"got {printable(repr(data[key]))[:60]}")
-        run = data.get("run", {})
-        if not isinstance(run, dict):
-            raise BadInput(f"'{path}' is damaged: 'run' should be an object")
-        for key in ("family", "device", "plugin", "plugin_version"):
-            if not isinstance(data.get(key, ""), str):
-                raise BadInput(f"{path}: '{key}' should be a string")
+        check(data, RECORD, path, "derl run configuration")
         sources = data.get("sources", {})
         if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
             raise BadInput(f"{path}: 'sources' should be an object of hyperparameter: source")
+        run = data.get("run", {})
         return cls(data["algorithm"], data["env_id"], data["seed"], dict(data["hyperparameters"]),
                    resolve_options({k: v for k, v in run.items() if k in STORED}, strict=True, where=path),
                    data.get("family", ""), data.get("device", "auto"), data.get("plugin", ""),

@@ -131,19 +131,12 @@ def open_metrics(run_dir: str):
 
 # ---------------------------------------------------------------------------------------------- reading back
 def read_metrics(run_dir: str) -> list:
-    """The rows of metrics.jsonl; a line that is not a JSON object with an integer step (a crash's truncated
-    last line, say) is skipped."""
-    rows = []
+    """The rows of metrics.jsonl: a line that is not a JSON object of numbers with an integer step (a crash's
+    truncated last line, a hand edit) is skipped (derl_core.files.metric_row)."""
+    from ..files import metric_row
     with Dir(run_dir) as d:
         text = d.read_text(METRICS)   # a regular file, never a link or FIFO
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("step"), int):
-            rows.append(row)
-    return rows
+    return [row for row in map(metric_row, text.splitlines()) if row is not None]
 
 
 def truncate_metrics(run_dir: str, step: int):
@@ -158,6 +151,7 @@ def truncate_metrics(run_dir: str, step: int):
 def read_run(run_dir: str) -> RunRecord:
     """config.json as a RunRecord, its shape and run options checked (`RunRecord.validate` checks the
     hyperparameters against the plugin)."""
+    from ..files import read_json_in
     path = os.path.join(run_dir, CONFIG)
     if not os.path.isdir(run_dir):
         raise BadInput(f"run directory '{run_dir}' does not exist")
@@ -165,11 +159,7 @@ def read_run(run_dir: str) -> RunRecord:
     with Dir(run_dir) as d:
         if d.kind(CONFIG) is None:
             raise BadInput(f"'{run_dir}' is not a derl run directory (no {CONFIG})")
-        text = d.read_text(CONFIG, limit=16 << 20)   # a regular file, never a link or FIFO
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise BadInput(f"'{path}' is not a derl run configuration (not JSON)") from None
+        data = read_json_in(d, CONFIG, "derl run configuration")   # a regular file, never a link or FIFO
     return RunRecord.from_json(data, path)
 
 
