@@ -41,3 +41,38 @@ def test_generated_spaces(alg, data, tmp_path_factory):
     logdir = tmp_path_factory.mktemp(alg) / "run"
     outcome = space_contract(alg, TINY[alg], observation, action, logdir)
     assert outcome in ("trained", "refused")
+
+
+# --------------------------------------------------------------------------------------- the encoding rule
+@settings(max_examples=150, deadline=None)
+@given(space=observation_spaces(max_depth=0))
+def test_the_encoding_rule(space):
+    """docs/your-env.md's rule, whatever the dtype: a uint8 Box of rank 3 or 4 is an image (a CNN, divided by
+    --image-scale); every other Box (integer, bool, float16/64, and uint8 of rank 0-2) is flattened to float32
+    with its values as they are; Discrete and MultiDiscrete are one-hot (counted from `start`); MultiBinary
+    is its 0/1 values."""
+    import numpy as np
+    import torch
+    from derl_core.rl.models import NatureCNN, make_torso
+    from derl_core.rl.spaces import kind
+    if kind(space) not in ("Box", "Discrete", "MultiDiscrete", "MultiBinary"):
+        return
+    if kind(space) == "Box" and not (np.issubdtype(space.dtype, np.number) or space.dtype == np.bool_):
+        return
+    space.seed(0)
+    obs = np.stack([np.asarray(space.sample()) for _ in range(2)])
+    enc = make_torso(space, hidden=())   # the encoding alone, no hidden layer
+    image = kind(space) == "Box" and space.dtype == np.uint8 and len(space.shape) in (3, 4)
+    if image:
+        assert isinstance(enc, NatureCNN)
+        return
+    out = enc(torch.as_tensor(obs))
+    assert out.dtype == torch.float32 and out.shape[0] == 2
+    if kind(space) in ("Box", "MultiBinary"):
+        expected = obs.reshape(2, -1).astype(np.float32)
+        assert np.array_equal(out.numpy(), expected, equal_nan=True)   # no scaling, whatever the dtype
+    elif kind(space) == "Discrete":
+        assert np.array_equal(out.numpy().argmax(1), obs - space.start) and np.all(out.numpy().sum(1) == 1)
+    else:
+        nvec = space.nvec.ravel()
+        assert out.shape[1] == nvec.sum() and np.all(out.numpy().sum(1) == len(nvec))
