@@ -167,7 +167,7 @@ def execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, ad
 def _execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, address: str | None, echo=print):
     plan, alg, env_id, options = record["runs"], record["algorithm"], record["env_id"], record["options"]
     from .run.control import NotedSignals, Interrupted
-    from .run.distributed import start_ray, stop_ray
+    from .run.distributed import TASK_RETRIES, start_ray, stop_ray
     temp = start_ray(address)
     import ray
     signals = NotedSignals()
@@ -176,7 +176,7 @@ def _execute(registry, sweep_dir: str, record: dict, max_parallel: int | None, a
         cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
         k = max(1, min(max_parallel or cpus, cpus, len(plan)))
         threads = max(1, cpus // k)
-        task = ray.remote(num_cpus=1, max_retries=0)(_run_one)
+        task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_run_one)
         todo, running, status = list(plan), {}, {}
         live = None
         if sys.stdout.isatty():

@@ -340,7 +340,7 @@ def _execute(registry, tune_dir, plan, searches, address, echo, url):
     if known:   # a resumed (or joined) study: a sampler seeded afresh would draw its first points again
         study.sampler = optuna.samplers.TPESampler(seed=plan["seed"] + known, n_startup_trials=plan["startup_trials"])
     from .run.control import NotedSignals, Interrupted
-    from .run.distributed import start_ray, stop_ray
+    from .run.distributed import TASK_RETRIES, start_ray, stop_ray
     temp = start_ray(address)
     import ray
     signals = NotedSignals()
@@ -349,7 +349,7 @@ def _execute(registry, tune_dir, plan, searches, address, echo, url):
         cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
         k = max(1, min(plan["parallel"], cpus))
         threads = max(1, cpus // k)
-        task = ray.remote(num_cpus=1, max_retries=0)(_run_trial)
+        task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_run_trial)
         # trials an interrupted session left running continue first (their runs resume from checkpoints)
         todo = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
         running, watching, pruned = {}, {}, set()

@@ -33,6 +33,11 @@ from ..rl.spaces import tree_map
 from ..rl.rollout import Clock, EnvError, EnvRunner, Rollout
 
 MAX_RESTARTS_PER_ROLLOUT = 3
+# A sweep's run and a tune's trial are Ray tasks that train from (or continue) their run directories: when the
+# process or the node running one dies (a node leaves the cluster, a worker is killed), Ray runs it again on a
+# node that is left, and it continues from its last checkpoint. Their own errors are not retried (Ray's
+# default retry_exceptions=False): those are reported as failed.
+TASK_RETRIES = 3
 RESTART_TIMEOUT = 120.0   # seconds Ray may take to bring a dead worker back
 
 
