@@ -5,7 +5,7 @@ discovery and `derl list` never import torch.
 """
 from .errors import BadInput
 from .hookspecs import hookimpl, hookspec
-from .spec import PLUGIN_API, AlgorithmSpec, EnvFamilySpec, Hyperparameter, hp
+from .spec import PLUGIN_API, AlgorithmSpec, EncoderSpec, EnvFamilySpec, Hyperparameter, hp
 
 __version__ = "0.2.0"
 
@@ -43,5 +43,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'derl_core' has no attribute {name!r}")
 
 
-__all__ = ["BadInput", "hookimpl", "hookspec", "AlgorithmSpec", "EnvFamilySpec", "Hyperparameter", "hp", "PLUGIN_API",
+__all__ = ["BadInput", "hookimpl", "hookspec", "AlgorithmSpec", "EncoderSpec", "EnvFamilySpec", "Hyperparameter", "hp", "PLUGIN_API",
            *_LAZY]

@@ -77,10 +77,14 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
              "families": s.families(), "summary": s.summary} for s in reg.algorithms.values()]
     fams = [{"name": f.name, "distribution": f.distribution, "summary": f.summary}
             for f in sorted(reg.families.values(), key=lambda f: -f.priority)]
+    from .model_options import ENCODERS
+    encoders = [{"name": e.name, "distribution": e.distribution, "summary": e.summary}
+                for e in sorted(reg.encoders.values(), key=lambda e: e.name)]
     broken = [{"distribution": d, "entry_point": n, "error": e} for d, n, e in reg.broken]
     problems = [{"distribution": d, "problem": p} for d, p in reg.problems]
     if as_json:
-        print(json.dumps({"algorithms": algs, "env_families": fams, "broken": broken, "problems": problems,
+        print(json.dumps({"algorithms": algs, "env_families": fams, "encoders": encoders,
+                          "builtin_encoders": list(ENCODERS), "broken": broken, "problems": problems,
                           "not_loaded": sorted(set(reg.skipped))}, indent=2))
         return
     from rich.console import Console
@@ -97,6 +101,13 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         table.add_column(col)
     for f in fams:
         table.add_row(f["name"], f["distribution"], f["summary"])
+    console.print(table)
+    table = Table(title="image encoders (--encoder)")
+    for col in ("encoder", "plugin", "summary"):
+        table.add_column(col)
+    table.add_row(", ".join(ENCODERS), "derl", "the Nature CNN, a small 3x3 CNN, IMPALA's residual CNN (auto: by size)")
+    for e in encoders:
+        table.add_row(e["name"], e["distribution"], e["summary"])
     console.print(table)
     if broken:
         table = Table(title="broken plugins", style="red")

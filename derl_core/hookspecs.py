@@ -20,5 +20,11 @@ def derl_register_env_families(register):
 
 
 @hookspec
+def derl_register_encoders(register):
+    """Call ``register(EncoderSpec(...))`` for each image encoder this plugin provides (``--encoder NAME``;
+    plugin API 3)."""
+
+
+@hookspec
 def derl_register_commands(app):
     """Add extra typer commands to the ``derl`` app."""

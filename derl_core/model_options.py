@@ -56,7 +56,7 @@ def _all_options(net_arch, activation, ortho_init, log_std_init, fam) -> list:
         hp("model", str, "your own torch module: module:callable(observation_space, action_space, options) -> "
            "nn.Module (docs/your-env.md, 'Your own model'); auto: derl's", AUTO, **fam("model")),
         hp("encoder", str, "image encoder: auto (the Nature CNN, a small 3x3 CNN under 36 pixels a side), nature, "
-           "small, impala (IMPALA's residual CNN)", AUTO, choices=ENCODERS, **fam("encoder")),
+           "small, impala (IMPALA's residual CNN), or one a plugin ships (derl list)", AUTO, **fam("encoder")),
     ]
 
 
@@ -168,7 +168,7 @@ def resolved(hparams: dict) -> dict:
     if "image_scale" in hparams:
         out["image_scale"] = parse_image_scale(hparams["image_scale"])
     if "encoder" in hparams:
-        out["encoder"] = hparams["encoder"]
+        out["encoder"] = check_encoder(hparams["encoder"])
     if "model" in hparams:
         out["model"] = check_model_path(hparams["model"])
     return out
@@ -181,6 +181,18 @@ def mlp_sizes(hparams: dict) -> tuple:
     actor = VECTOR_SIZES if options.get("hidden") is None else tuple(options["hidden"])
     critic = actor if options.get("critic_hidden") is None else tuple(options["critic_hidden"])
     return actor, critic
+
+
+def check_encoder(name) -> str:
+    """--encoder: derl's own (ENCODERS) or one registered by a plugin (derl_register_encoders)."""
+    name = str(name).strip().lower()
+    if name in ENCODERS:
+        return name
+    from .plugins import registry
+    known = registry().encoders
+    if name not in known:
+        raise ValueError(f"--encoder must be one of {', '.join([*ENCODERS, *sorted(known)])}, got {name[:40]!r}")
+    return name
 
 
 def check_model_path(text: str) -> str:

@@ -80,6 +80,7 @@ class Registry:
     skipped: list = field(default_factory=list)    # distributions left out by DERL_LOAD_PLUGINS
     lost: dict = field(default_factory=dict)       # algorithm name -> (dist, entry point, error) of a broken plugin
     dists: dict = field(default_factory=dict)      # plugin (entry point) name -> distribution
+    encoders: dict = field(default_factory=dict)   # --encoder name -> EncoderSpec (plugins' image encoders)
 
     def algorithm(self, name: str):
         if name in self.algorithms:
@@ -177,7 +178,7 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
     except BaseException as exc:   # e.g. a hook implementation that matches no spec
         return describe(exc)
     reg.dists[plugin_name] = dist
-    algorithms, families = {}, {}
+    algorithms, families, encoders = {}, {}, {}
 
     def register_algorithm(spec):
         problem = spec_problem(spec)
@@ -210,8 +211,24 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
         spec.distribution = dist
         families[spec.name] = spec
 
+    def register_encoder(spec):
+        from .model_options import ENCODERS
+        problem = spec_problem(spec)
+        if problem:
+            raise SpecError(problem)
+        if spec.name in ENCODERS or spec.name in reg.encoders or spec.name in encoders:
+            holder = reg.encoders.get(spec.name)
+            raise DuplicateAlgorithm(f"image encoder '{spec.name}' is derl's own or registered by "
+                                     f"{holder.distribution if holder else dist}; {dist}'s is refused")
+        problem = api_problem("image encoder", spec.name, getattr(spec, "api_version", 1), (3,))
+        if problem:
+            raise PluginAPIMismatch(problem)
+        spec.distribution = dist
+        encoders[spec.name] = spec
+
     for hook, register in (("derl_register_algorithms", register_algorithm),
-                           ("derl_register_env_families", register_family)):
+                           ("derl_register_env_families", register_family),
+                           ("derl_register_encoders", register_encoder)):
         for impl in getattr(pm.hook, hook).get_hookimpls():
             if impl.plugin_name != plugin_name:
                 continue
@@ -223,6 +240,7 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
                 return error
     reg.algorithms.update(algorithms)
     reg.families.update(families)
+    reg.encoders.update(encoders)
     return None
 
 

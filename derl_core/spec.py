@@ -110,6 +110,20 @@ class EnvFamilySpec:
     api_version: int = 2              # env families: APIs 1 and 2 are the same (resolve_id, make_single, ...)
 
 
+@dataclass
+class EncoderSpec:
+    """An image encoder a plugin ships (hook derl_register_encoders), chosen with --encoder NAME and listed by
+    `derl list`. `target` is "module:callable", imported only when a network is built:
+    callable(in_channels, height, width) -> nn.Module, taking float images (N, C, H, W), already in derl's
+    channel order, frame-stacked and divided by --image-scale, and returning (N, ...) features; derl flattens
+    them and adds a Linear to the algorithm's feature width and a ReLU, as for its own CNNs."""
+    name: str
+    summary: str
+    target: str
+    distribution: str = ""
+    api_version: int = 3
+
+
 def hp(name: str, type_: type, help: str, default, low=None, high=None, choices=None, **family_defaults):
     """Shorthand: hp("gamma", float, "discount", 0.99, 0, 1, classic=0.98)."""
     return Hyperparameter(name, type_, help, default, family_defaults, low, high, choices)
@@ -131,8 +145,8 @@ def spec_problem(spec) -> str | None:
     """What is wrong with a registered AlgorithmSpec or EnvFamilySpec (every field's type), or None."""
     def bad(field_, want):
         return f"{type(spec).__name__} field '{field_}' should be {want}, got {getattr(spec, field_, None)!r:.60}"
-    if not isinstance(spec, (AlgorithmSpec, EnvFamilySpec)):
-        return f"registered {type(spec).__name__}, not an AlgorithmSpec or EnvFamilySpec"
+    if not isinstance(spec, (AlgorithmSpec, EnvFamilySpec, EncoderSpec)):
+        return f"registered {type(spec).__name__}, not an AlgorithmSpec, EnvFamilySpec or EncoderSpec"
     if not isinstance(spec.name, str) or not spec.name or not set(spec.name) <= _NAME_CHARS \
             or not spec.name[0].isalpha() or len(spec.name) > 40:
         return bad("name", "a lowercase name of letters, digits, '-' and '_' (at most 40)")
@@ -140,6 +154,10 @@ def spec_problem(spec) -> str | None:
         return bad("summary", "a string")
     if not isinstance(spec.api_version, int) or isinstance(spec.api_version, bool):
         return bad("api_version", "an int")
+    if isinstance(spec, EncoderSpec):
+        if not isinstance(spec.target, str) or ":" not in spec.target:
+            return bad("target", "'module:callable'")
+        return None
     if isinstance(spec, EnvFamilySpec):
         if not callable(spec.matches):
             return bad("matches", "a callable")

@@ -38,3 +38,11 @@ def no_values(observation_space, action_space, options):
 
 def not_a_module(observation_space, action_space, options):
     return lambda obs: obs
+
+
+def encoder_without_batch(in_channels, height, width):
+    """An image encoder (derl_register_encoders) that breaks the contract: it sums the batch away."""
+    class Summed(nn.Module):
+        def forward(self, x):
+            return x.sum()
+    return Summed()

@@ -121,3 +121,49 @@ def family_module_api(version):
                                api_version=version))
     mod.derl_register_env_families = derl_register_env_families
     return mod
+
+
+def encoder_module(name, target="tests.own_models:encoder_without_batch", api_version=3):
+    import types
+
+    from derl_core import EncoderSpec, hookimpl
+    mod = types.ModuleType(f"fake_enc_{name}")
+
+    @hookimpl
+    def derl_register_encoders(register):
+        register(EncoderSpec(name=name, summary="fake encoder", target=target, api_version=api_version))
+    mod.derl_register_encoders = derl_register_encoders
+    return mod
+
+
+def test_image_encoders_register_through_their_hook_and_bad_ones_are_reported():
+    reg = build_registry([FakeEntryPoint("a", "derl-enc", encoder_module("mine")),
+                          FakeEntryPoint("n", "derl-nat", encoder_module("nature")),        # derl's own name
+                          FakeEntryPoint("t", "derl-tgt", encoder_module("other", target="no_colon")),
+                          FakeEntryPoint("o", "derl-old", encoder_module("old", api_version=2)),
+                          FakeEntryPoint("z", "derl-dup", encoder_module("mine"))])
+    assert list(reg.encoders) == ["mine"] and reg.encoders["mine"].distribution == "derl-enc"
+    errors = {dist: error for dist, _, error in reg.broken}
+    assert "derl's own" in errors["derl-nat"] and "target" in errors["derl-tgt"]
+    assert "plugin API 2" in errors["derl-old"] and "derl-enc" in errors["derl-dup"]
+
+
+def test_an_encoder_that_breaks_its_contract_is_one_line_before_any_run_directory(tmp_path):
+    """Its module's output has no batch axis: refused when the network is built, naming the encoder."""
+    from derl_core.plugins import registry
+    from derl_core.spec import EncoderSpec
+    from derl_core.testing import invoke
+    import gymnasium as gym
+    import numpy as np
+    from derl_core.testing import spaces_env_id
+    reg = registry()
+    reg.encoders["sums"] = EncoderSpec("sums", "breaks the contract", "tests.own_models:encoder_without_batch")
+    try:
+        env_id = spaces_env_id(gym.spaces.Box(0, 255, (8, 8, 3), np.uint8), gym.spaces.Discrete(2))
+        result = invoke(["ppo", "--env-id", env_id, "--encoder", "sums", "--total-steps", 32, "--num-envs", 1,
+                         "--nsteps", 16, "--logdir", tmp_path / "r"])
+    finally:
+        del reg.encoders["sums"]
+    assert result.exit_code == 2 and "--encoder sums" in result.stderr and "(N, features)" in result.stderr, \
+        result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "r").exists()

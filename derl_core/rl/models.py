@@ -22,6 +22,25 @@ def init_orthogonal(module: nn.Module, gain: float = math.sqrt(2)):
     return module
 
 
+def plugin_encoder(name: str, in_channels: int, height: int, width: int) -> nn.Module:
+    """The image encoder a plugin registered as `name` (spec.EncoderSpec), built for (C, H, W) images and
+    checked on one: an nn.Module whose output has a batch axis."""
+    from ..plugins import registry
+    from ..spec import load_object
+    spec = registry().encoders.get(name)
+    if spec is None:
+        raise ValueError(f"--encoder {name!r} is not installed (derl list shows the image encoders)")
+    module = load_object(spec.target)(in_channels, height, width)
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"--encoder {name}: {spec.target} returned {type(module).__name__}, not an nn.Module")
+    with torch.no_grad():
+        out = module(torch.zeros(2, in_channels, height, width))
+    if not isinstance(out, torch.Tensor) or out.dim() < 2 or out.shape[0] != 2 or out[0].numel() == 0:
+        raise ValueError(f"--encoder {name}: {spec.target}'s module should map (N, {in_channels}, {height}, "
+                         f"{width}) images to (N, features), got {getattr(out, 'shape', type(out).__name__)}")
+    return module
+
+
 def is_image(space) -> bool:
     """uint8 Box images, channels-first or channels-last, optionally frame-stacked (see spaces.image_layout)."""
     return image_layout(space) is not None
@@ -117,8 +136,8 @@ class NatureCNN(nn.Module):
                 layers += [nn.Conv2d(channels, out, 3, 1, 1), nn.MaxPool2d(3, 2, 1), Residual(out), Residual(out)]
                 channels = out
             layers.append(nn.ReLU())
-        else:
-            raise ValueError(f"--encoder must be auto, nature, small or impala, got {arch!r}")
+        else:   # a plugin's (derl_register_encoders): its convolutions, derl's layout, scaling and Linear
+            layers = [plugin_encoder(arch, in_channels, height, width)]
         self.arch = arch
         self.conv = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():

@@ -2,7 +2,7 @@
 from derl_core import hookimpl
 from derl_core.config import rollout_problem
 from derl_core.memory import rollout_bytes
-from derl_core.spec import AlgorithmSpec, hp
+from derl_core.spec import AlgorithmSpec, EncoderSpec, hp
 
 HYPERPARAMETERS = [
     hp("num_envs", int, "parallel envs", 8, 1, 256),
@@ -22,3 +22,9 @@ def derl_register_algorithms(register):
         name="foo", summary="vanilla policy gradient with a learned baseline (tutorial)",
         factory="derl_foo.foo:FooFactory", hyperparameters=HYPERPARAMETERS,
         check=rollout_problem, memory=rollout_bytes))
+
+
+@hookimpl
+def derl_register_encoders(register):
+    register(EncoderSpec(name="foo-tiny", summary="two 3x3 convolutions of 16 channels (tutorial)",
+                         target="derl_foo.encoders:tiny_cnn"))
