@@ -16,10 +16,10 @@ and hands them to `actor_critic_policy` / `make_torso`. The core checks them tog
 """
 from __future__ import annotations
 
-from .spec import hp
+from .spec import BUILTIN_ENCODERS, hp
 
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
-ENCODERS = ("auto", "nature", "small", "impala")
+ENCODERS = BUILTIN_ENCODERS
 AUTO = "auto"
 MAX_WIDTH, MAX_DEPTH = 65_536, 64
 VECTOR_SIZES = (64, 64)   # --net-arch auto on vector observations (rl.models.VECTOR_HIDDEN)

@@ -21,7 +21,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import BadInput
-from .spec import ALGORITHM_APIS, FAMILY_APIS, PLUGIN_API, SpecError, api_problem, spec_problem
+from .spec import ALGORITHM_APIS, BUILTIN_ENCODERS, FAMILY_APIS, PLUGIN_API, SpecError, api_problem, spec_problem
 
 GROUP = "derl"
 CORE = "derl"                 # derl_core's own distribution: its env families always load
@@ -212,11 +212,10 @@ def _register(pm, reg, plugin_name, module, dist, version) -> str | None:
         families[spec.name] = spec
 
     def register_encoder(spec):
-        from .model_options import ENCODERS
         problem = spec_problem(spec)
         if problem:
             raise SpecError(problem)
-        if spec.name in ENCODERS or spec.name in reg.encoders or spec.name in encoders:
+        if spec.name in BUILTIN_ENCODERS or spec.name in reg.encoders or spec.name in encoders:
             holder = reg.encoders.get(spec.name)
             raise DuplicateAlgorithm(f"image encoder '{spec.name}' is derl's own or registered by "
                                      f"{holder.distribution if holder else dist}; {dist}'s is refused")

@@ -110,6 +110,9 @@ class EnvFamilySpec:
     api_version: int = 2              # env families: APIs 1 and 2 are the same (resolve_id, make_single, ...)
 
 
+BUILTIN_ENCODERS = ("auto", "nature", "small", "impala")   # --encoder names a plugin's EncoderSpec cannot take
+
+
 @dataclass
 class EncoderSpec:
     """An image encoder a plugin ships (hook derl_register_encoders), chosen with --encoder NAME and listed by
