@@ -23,7 +23,7 @@ _LAZY = {
     "soft_update": "rl.alg", "clip_grad_norm": "rl.alg",
     # plugin API 3: what SAC and TD3 share
     "Every": "rl.alg", "DelayedCallback": "rl.alg", "PolyakUpdate": "rl.alg", "BoxActions": "rl.policy",
-    "TwinQ": "rl.models",
+    "TwinQ": "rl.models", "HindsightRelabel": "rl.her",
     "NonFiniteError": "rl.alg",
     "Factory": "rl.factory",
     "Schedule": "rl.schedules", "Linear": "rl.schedules", "Constant": "rl.schedules",

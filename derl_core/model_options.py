@@ -81,8 +81,27 @@ def normalization_hyperparameters(obs: bool = False, reward: bool = False, **fam
 
 
 NORMALIZATION = ("normalize_obs", "normalize_reward", "clip_obs", "clip_reward")
+
+
+def her_hyperparameters(**family_defaults) -> list:
+    """Hindsight experience replay (Andrychowicz et al. 2017) for an off-policy algorithm's replay, one switch:
+    `--her` relabels sampled transitions of goal envs (Dict observations with achieved_goal and desired_goal,
+    and compute_reward(achieved_goal, desired_goal, info), gymnasium-robotics' convention) with goals the
+    episode reached later. The Factory passes `self.her(env)` to ReplayStorage (rl/her.py)."""
+    fam = (lambda name: family_defaults.get(name, {}))
+    return [
+        hp("her", bool, "hindsight experience replay for goal envs (Dict observations with achieved_goal, "
+           "desired_goal and compute_reward)", False, **fam("her")),
+        hp("her_goals", int, "with --her: relabelled goals per real one (SB3's n_sampled_goal; 4: 80% "
+           "relabelled)", 4, 1, 64, **fam("her_goals")),
+        hp("her_strategy", str, "with --her: future (a goal reached later in the episode) or final (the "
+           "episode's last)", "future", choices=("future", "final"), **fam("her_strategy")),
+    ]
+
+
+HER = ("her", "her_goals", "her_strategy")
 # options added after runs were made: a config.json or checkpoint without them used their defaults
-LATER = NAMES + NORMALIZATION
+LATER = NAMES + NORMALIZATION + HER
 def upgraded(hparams: dict, known) -> dict:
     """Hyperparameters of an older record in today's names (`known`: the algorithm's): SAC's normalize_env
     became normalize_obs and normalize_reward, its hidden_size W became --net-arch W,W."""

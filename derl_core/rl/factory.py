@@ -37,6 +37,18 @@ class Factory:
         present = {name: self.get(name) for name in NAMES if name in self.kwargs}
         return resolved(present)
 
+    def her(self, env):
+        """The hindsight relabelling `--her` asks for (rl.her.HindsightRelabel, for ReplayStorage(her=...)), or
+        None: off, or an algorithm without the HER options (model_options.her_hyperparameters). ValueError for
+        an env that is not a goal env."""
+        for name in ("her", "her_goals", "her_strategy"):
+            if name in self.kwargs:
+                self.get(name)
+        if not self.kwargs.get("her"):
+            return None
+        from .her import HindsightRelabel
+        return HindsightRelabel.for_env(env, self.get("her_goals"), self.get("her_strategy"))
+
     def build(self, env):
         raise NotImplementedError
 

@@ -379,11 +379,15 @@ def custom_model(path: str, obs_space, action_space, options: dict, outputs: str
 class TwinQ(nn.Module):
     """`n` Q networks of (obs, action in [-1, 1]) -> (n, B): SAC's and TD3's twin critics (n=2; DDPG's single
     critic: n=1). Hidden layers `hidden` with `activation`; `orthogonal`: hidden gain sqrt 2, output 1. The
-    networks are attributes q1..qn (state-dict keys q1.*, q2.*)."""
+    networks are attributes q1..qn (state-dict keys q1.*, q2.*). `encoder` (optional, e.g. `encoder_for(space)`
+    for Dict, Tuple, Discrete observations) turns observations into `obs_dim` features first, shared by the n
+    networks as SB3's critics share their features extractor; without one, observations are flattened."""
 
-    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False, n: int = 2):
+    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False, n: int = 2,
+                 encoder: nn.Module | None = None):
         super().__init__()
         self.n = n
+        self.encoder = encoder if encoder is not None else Flatten(obs_dim)
         for i in range(1, n + 1):
             q = mlp([obs_dim + act_dim, *hidden, 1], ACTIVATIONS[activation])
             if orthogonal:
@@ -392,5 +396,5 @@ class TwinQ(nn.Module):
             setattr(self, f"q{i}", q)
 
     def forward(self, obs, actions):
-        x = torch.cat([obs.reshape(obs.shape[0], -1).float(), actions], -1)
+        x = torch.cat([self.encoder(obs), actions], -1)
         return torch.stack([getattr(self, f"q{i}")(x) for i in range(1, self.n + 1)]).squeeze(-1)

@@ -82,7 +82,7 @@ class SumTree:
 class ReplayStorage:
     def __init__(self, capacity: int, num_envs: int, observation_space, action_space, nstep: int = 1,
                  gamma: float = 0.99, prioritized: bool = False, alpha: float = 0.6, seed=None,
-                 frame_stack: int = 1):
+                 frame_stack: int = 1, her=None):
         self.N, self.T = num_envs, max(int(capacity) // num_envs, nstep + 8)
         self.space, self.stack = observation_space, max(int(frame_stack), 1)
         N, T = self.N, self.T
@@ -101,6 +101,9 @@ class ReplayStorage:
         self.nstep, self.gamma = nstep, gamma
         self.prioritized, self.alpha = prioritized, alpha
         self.rng = np.random.default_rng(seed)
+        self.her = her   # rl.her.HindsightRelabel or None; it needs where each finished episode's final row is
+        if her is not None:
+            self.ep_end = np.full((N, T), -1, np.int64)
         if prioritized:
             self.tree = SumTree(N * T)
             self.activated = np.zeros((N, T), bool)
@@ -124,6 +127,11 @@ class ReplayStorage:
         self.truncated[envs, pos] = truncated
         self.final[envs, pos] = final
         self.ep_step[envs, pos] = self.cur_step[envs]
+        if self.her is not None:   # a finished episode's rows point to its final row; a new row to none yet
+            self.ep_end[envs, pos] = -1
+            if final:
+                for e, p, length in zip(np.atleast_1d(envs), np.atleast_1d(pos), np.atleast_1d(self.cur_step[envs])):
+                    self.ep_end[e, (p - np.arange(length + 1)) % self.T] = p
         self.cur_step[envs] = 0 if final else self.cur_step[envs] + 1
         if self.prioritized:
             self.activated[envs, pos] = False
@@ -210,8 +218,9 @@ class ReplayStorage:
         last = (rows + L - 1) % self.T
         discounts = (self.gamma ** L) * ~self.terminated[envs, last]
         nxt = (rows + L) % self.T
-        return ReplayBatch(self.stacked(envs, rows), self.actions[envs, rows], returns,
-                           discounts.astype(np.float32), self.stacked(envs, nxt), envs * self.T + rows)
+        batch = ReplayBatch(self.stacked(envs, rows), self.actions[envs, rows], returns,
+                            discounts.astype(np.float32), self.stacked(envs, nxt), envs * self.T + rows)
+        return batch if self.her is None else self.her.relabel(self, envs, rows, batch, L)
 
     def sample(self, batch_size: int, beta: float = 0.4) -> ReplayBatch:
         envs = np.zeros(batch_size, np.int64)
@@ -267,6 +276,8 @@ class ReplayStorage:
         space, as before Dict observations) or "frames/<path>"."""
         out = {("frames" if path == "" else f"frames/{path}"): a for path, a in self.frames.items()}
         out.update((name, getattr(self, name)) for name in self._ROWS + self._PER_ENV)
+        if self.her is not None:
+            out["ep_end"] = self.ep_end
         return out
 
     @property

@@ -73,6 +73,13 @@ def unflatten(space, flat: dict, path: str = ""):
     return flat[path]
 
 
+def rows(tree) -> int:
+    """The batch size of a batch of observations: an array or tensor, or a Dict/Tuple tree of them."""
+    while isinstance(tree, (dict, tuple, list)):
+        tree = next(iter(tree.values())) if isinstance(tree, dict) else tree[0]
+    return len(tree)
+
+
 def batch_size_of(space, obs) -> int | None:
     """None for one observation of `space`, else the batch size (observations stacked on a leading axis)."""
     path, leaf = leaves(space)[0]

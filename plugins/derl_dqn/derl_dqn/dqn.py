@@ -136,7 +136,7 @@ class DQNFactory(Factory):
         storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
                                 env.single_action_space, self.get("nstep"), self.get("gamma"),
                                 self.get("prioritized"), self.get("per_alpha"), seed=self.seed,
-                                frame_stack=getattr(env, "frame_stack", 1))   # derl's envs say
+                                frame_stack=getattr(env, "frame_stack", 1), her=self.her(env))   # derl's envs say
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), beta, device=self.device)
 

@@ -12,7 +12,7 @@ forgetting); annealed from 1e-3 all 5 seeds end at an eval of 500 and a last-20 
 (bench/results/dqn_ablation.md).
 """
 from derl_core import hookimpl
-from derl_core.model_options import model_hyperparameters, normalization_hyperparameters
+from derl_core.model_options import her_hyperparameters, model_hyperparameters, normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 from derl_core.config import replay_problem
 from derl_core.memory import replay_bytes
@@ -51,6 +51,7 @@ HYPERPARAMETERS = [
     *model_hyperparameters(net_arch="256,256", activation="relu", ortho_init=False,
                            names=("net_arch", "activation", "ortho_init", "image_scale", "encoder", "model")),
     *normalization_hyperparameters(),   # --normalize-obs, --normalize-reward: off
+    *her_hyperparameters(),   # --her: hindsight relabelling for goal envs (the core's, rl/her.py)
 ]
 
 

@@ -15,7 +15,8 @@ from torch import nn
 from derl_core import (Alg, BoxActions, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, PolyakUpdate,
                        ReplayStorage, Trainer, TwinQ, init_orthogonal, mlp)
 from derl_core.model_options import mlp_sizes
-from derl_core.rl.models import ACTIVATIONS
+from derl_core.rl.models import ACTIVATIONS, Flatten, encoder_for
+from derl_core.rl.spaces import rows
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -35,8 +36,9 @@ def body(sizes, activation):
 class Actor(nn.Module):
     """Hidden layers (--net-arch, 256-256 ReLU by default), then the mean and the state-dependent log-std."""
 
-    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False):
+    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False, encoder=None):
         super().__init__()
+        self.encoder = encoder if encoder is not None else Flatten(obs_dim)   # Dict, Discrete, ...: the core's
         self.body = body([obs_dim, *hidden], activation)
         width = hidden[-1] if hidden else obs_dim
         self.mean = nn.Linear(width, act_dim)
@@ -47,7 +49,7 @@ class Actor(nn.Module):
             init_orthogonal(self.log_std, 0.01)
 
     def forward(self, obs):
-        h = self.body(obs.reshape(obs.shape[0], -1).float())   # Box observations of any shape (rank 0 too), as one vector
+        h = self.body(self.encoder(obs))   # Box observations of any shape (rank 0 too) as one vector; Dict by key
         return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def sample(self, obs, deterministic=False):
@@ -78,7 +80,7 @@ class SACPolicy(Policy):
     def act(self, obs, deterministic: bool = False) -> PolicyStep:
         obs = self.to_tensor(obs)
         if not deterministic and self.clock() < self.learning_starts:
-            a = self.rng.uniform(-1.0, 1.0, size=(len(obs), len(self.low)))
+            a = self.rng.uniform(-1.0, 1.0, size=(rows(obs), len(self.low)))
         else:
             with torch.inference_mode():
                 a = self.model.sample(obs, deterministic)[0].cpu().numpy()
@@ -131,22 +133,23 @@ class SACLoss:
 
 class SACFactory(Factory):
     def build(self, env):
-        obs_dim = int(np.prod(env.single_observation_space.shape))
+        space = env.single_observation_space
+        obs_dim = encoder_for(space).out_features   # a Box flattened; Dict, Tuple, Discrete: the core's encoders
         act_dim = int(np.prod(env.single_action_space.shape))
         lr, options = self.get("learning_rate"), self.model_options()
         hidden, critic_hidden = mlp_sizes(self.kwargs)   # auto: the core's rule, same: the actor's
         nets = dict(activation=options["activation"], orthogonal=options["orthogonal"])
-        actor = Actor(obs_dim, act_dim, hidden, **nets).to(self.device)
+        actor = Actor(obs_dim, act_dim, hidden, **nets, encoder=encoder_for(space)).to(self.device)
         policy = SACPolicy(actor, env.single_action_space, self.get("learning_starts"), self.clock,
                            device=self.device, seed=self.seed)
         runner = EnvRunner(env, policy, self.get("train_every"), self.seed, self.summary, self.clock)
         storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
                                 env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed,
-                                frame_stack=getattr(env, "frame_stack", 1))   # derl's envs say
+                                frame_stack=getattr(env, "frame_stack", 1), her=self.her(env))   # derl's envs say
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), device=self.device)
 
-        critic = TwinQ(obs_dim, act_dim, critic_hidden, **nets).to(self.device)
+        critic = TwinQ(obs_dim, act_dim, critic_hidden, **nets, encoder=encoder_for(space)).to(self.device)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
         log_alpha = torch.tensor(math.log(self.get("initial_alpha")), device=self.device, requires_grad=True)
         loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(act_dim))

@@ -13,7 +13,7 @@ import math
 from derl_core import hookimpl
 from derl_core.config import replay_problem
 from derl_core.memory import mlp_bytes, replay_bytes
-from derl_core.model_options import model_hyperparameters, mlp_sizes, normalization_hyperparameters
+from derl_core.model_options import her_hyperparameters, model_hyperparameters, mlp_sizes, normalization_hyperparameters
 from derl_core.spec import AlgorithmSpec, hp
 
 HYPERPARAMETERS = [
@@ -39,11 +39,13 @@ HYPERPARAMETERS = [
     *model_hyperparameters(net_arch="256,256", activation="relu", ortho_init=False,
                            names=("net_arch", "critic_arch", "activation", "ortho_init")),
     *normalization_hyperparameters(),
+    *her_hyperparameters(),   # --her: hindsight relabelling for goal envs (the core's, rl/her.py)
 ]
 
 
 def memory(h: dict, env: dict) -> int:
-    obs, act = math.prod(env["obs_shape"]), math.prod(env["action_shape"])
+    obs = max(math.prod(env["obs_shape"]), env.get("obs_bytes", 0) // 4)   # flattened (any rank; Dict: its leaves)
+    act = math.prod(env["action_shape"])
     actor_sizes, critic_sizes = mlp_sizes(h)   # the Factory's own rule
     width = max((*actor_sizes, *critic_sizes), default=1)
     nets = 2 * mlp_bytes((obs, *actor_sizes, act), copies=5)   # actor + target
@@ -62,5 +64,6 @@ def derl_register_algorithms(register):
         check=replay_problem,
         memory=memory,
         action_spaces=("Box",),
-        observation_spaces=("Box",),   # an MLP on the flattened vector
+        # an MLP on the flattened vector; Dict (goal envs), Tuple, Discrete, ...: the core's encoders first
+        observation_spaces=("Box", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple"),
     ))

@@ -15,21 +15,23 @@ from torch import nn
 from derl_core import (Alg, BoxActions, DelayedCallback, EnvRunner, Every, ExperienceReplay, Factory, Policy,
                        PolicyStep, PolyakUpdate, ReplayStorage, Trainer, TwinQ, init_orthogonal, mlp)
 from derl_core.model_options import mlp_sizes
-from derl_core.rl.models import ACTIVATIONS
+from derl_core.rl.models import ACTIVATIONS, Flatten, encoder_for
+from derl_core.rl.spaces import rows
 
 
 class Actor(nn.Module):
     """obs -> a deterministic action in [-1, 1] (tanh)."""
 
-    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False):
+    def __init__(self, obs_dim, act_dim, hidden=(256, 256), activation="relu", orthogonal=False, encoder=None):
         super().__init__()
+        self.encoder = encoder if encoder is not None else Flatten(obs_dim)   # Dict, Discrete, ...: the core's
         self.net = mlp([obs_dim, *hidden, act_dim], ACTIVATIONS[activation], nn.Tanh)
         if orthogonal:
             init_orthogonal(self.net)
             init_orthogonal(self.net[-2], 0.01)
 
     def forward(self, obs):
-        return self.net(obs.reshape(obs.shape[0], -1).float())
+        return self.net(self.encoder(obs))
 
 
 class TD3Policy(Policy):
@@ -46,7 +48,7 @@ class TD3Policy(Policy):
         obs = self.to_tensor(obs)
         dim = len(self.box.low)
         if not deterministic and self.clock() < self.learning_starts:
-            a = self.rng.uniform(-1.0, 1.0, size=(len(obs), dim))
+            a = self.rng.uniform(-1.0, 1.0, size=(rows(obs), dim))
         else:
             with torch.inference_mode():
                 a = self.model(obs).cpu().numpy()
@@ -97,23 +99,25 @@ class TD3Loss:
 
 class TD3Factory(Factory):
     def build(self, env):
-        obs_dim = int(np.prod(env.single_observation_space.shape))
+        space = env.single_observation_space
+        obs_dim = encoder_for(space).out_features   # a Box flattened; Dict, Tuple, Discrete: the core's encoders
         act_dim = int(np.prod(env.single_action_space.shape))
         lr, options = self.get("learning_rate"), self.model_options()
         hidden, critic_hidden = mlp_sizes(self.kwargs)   # auto: the core's rule, same: the actor's
         nets = dict(activation=options["activation"], orthogonal=options["orthogonal"])
-        actor = Actor(obs_dim, act_dim, hidden, **nets).to(self.device)
+        actor = Actor(obs_dim, act_dim, hidden, **nets, encoder=encoder_for(space)).to(self.device)
         actor_target = copy.deepcopy(actor).requires_grad_(False)
         policy = TD3Policy(actor, env.single_action_space, self.get("learning_starts"),
                            self.get("exploration_noise"), self.clock, device=self.device, seed=self.seed)
         runner = EnvRunner(env, policy, self.get("train_every"), self.seed, self.summary, self.clock)
         storage = ReplayStorage(self.get("buffer_size"), env.num_envs, env.single_observation_space,
                                 env.single_action_space, nstep=1, gamma=self.get("gamma"), seed=self.seed,
-                                frame_stack=getattr(env, "frame_stack", 1))
+                                frame_stack=getattr(env, "frame_stack", 1), her=self.her(env))
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), device=self.device)
 
-        critic = TwinQ(obs_dim, act_dim, critic_hidden, n=2 if self.get("twin") else 1, **nets).to(self.device)
+        critic = TwinQ(obs_dim, act_dim, critic_hidden, n=2 if self.get("twin") else 1, **nets,
+                       encoder=encoder_for(space)).to(self.device)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
         loss = TD3Loss(policy, actor_target, critic, critic_target, self.get("policy_noise"), self.get("noise_clip"))
         critic_opt = torch.optim.Adam(critic.parameters(), lr=lr, fused=True)
