@@ -70,6 +70,14 @@ CASES = {
     # classic-family defaults with --image-scale none, and with today's /255 (derl-scaled); SB3 with MiniGrid's
     # documented recipe (its training docs: a 2x2-conv features extractor of 128, normalize_images=False, SB3's
     # PPO defaults) at the same budget
+    # hindsight experience replay (--her) on derl's goal envs (derl_core/env/goals.py): derl with and without it,
+    # SB3 with its HerReplayBuffer at the same settings; and SAC on a dense Dict goal task beside SB3's
+    # MultiInputPolicy
+    "dqn-bitflip-her": ("dqn", "derl_core.env.goals:BitFlipping-v0", 30_000, 5,
+                        {"derl": [], "derl-no-her": ["--her", "false"], "sb3": None}),
+    "sac-pointgoal-her": ("sac", "derl_core.env.goals:PointGoalSparse-v0", 15_000, 5,
+                          {"derl": [], "derl-no-her": ["--her", "false"], "sb3": None}),
+    "sac-pointgoal": ("sac", "derl_core.env.goals:PointGoal-v0", 15_000, 5, {"derl": [], "sb3": None}),
     "ppo-minigrid-empty": ("ppo", "minigrid:MiniGrid-Empty-5x5-v0", 100_000, 3,
                            {"derl": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper", "--image-scale", "none"],
                             "derl-scaled": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper"], "sb3": None}),
@@ -84,6 +92,8 @@ SETTINGS = {
     "ppo-halfcheetah-zoo": PPO_PRESETS["HalfCheetah-v5"],   # derl's PPO preset: rl-zoo's tuned entry
     "ppo-hopper-zoo": zoo_ppo(32, 5, 0.999, 9.80828e-05, 0.00229519, 0.2, 0.99, 0.7, 0.835671),
     "ppo-walker2d-zoo": zoo_ppo(32, 20, 0.99, 5.05041e-05, 0.000585045, 0.1, 0.95, 1.0, 0.871923, tuned_net=False),
+    "dqn-bitflip-her": {"her": True},
+    "sac-pointgoal-her": {"her": True},
 }
 # A case's revision is bumped when a derl default it runs changes (and with it SB3's matched settings): the stored
 # runs of an older revision stay in the store under their own name, leave the table for its "Superseded" section,
@@ -97,13 +107,15 @@ MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
 EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
 # random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
 # the DQN/rliable literature for Atari; measured for the others), reference = rl-zoo's published return
-RANDOM = {"Pendulum-v1": -1200.0, "minigrid:MiniGrid-Empty-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
+RANDOM = {"derl_core.env.goals:BitFlipping-v0": -8.0, "derl_core.env.goals:PointGoalSparse-v0": -50.0,
+          "derl_core.env.goals:PointGoal-v0": -45.0, "Pendulum-v1": -1200.0, "minigrid:MiniGrid-Empty-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
           "Walker2d-v5": 1.6, "BreakoutNoFrameskip-v4": 1.7}
 REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0, "sac-hopper": 2326.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
              "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "td3-pendulum": -150.0,
-             "td3-halfcheetah": 9709.0}
+             "td3-halfcheetah": 9709.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
+             "sac-pointgoal": -8.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
 ANCHORS = {"ppo-hopper": {"CleanRL": 2383, "rl-zoo": 2410}, "ppo-halfcheetah": {"CleanRL": 1443, "rl-zoo": 5819},
            "ppo-walker2d": {"CleanRL": 2288, "rl-zoo": 3479}, "sac-hopper": {"CleanRL (1M)": 2311, "rl-zoo (1M)": 2326},
@@ -200,6 +212,12 @@ def sb3_model(case: str, seed: int):
             eval_env = VecNormalize(eval_env, training=False, norm_obs=h["normalize_obs"], norm_reward=False,
                                     clip_obs=h["clip_obs"])
     common = dict(seed=seed, device="cpu", verbose=0)
+    policy = "MultiInputPolicy" if hasattr(env.observation_space, "spaces") else "MlpPolicy"   # Dict: goal envs
+    if h.get("her"):   # derl's --her: SB3's HerReplayBuffer with the same goals per transition and strategy
+        from stable_baselines3 import HerReplayBuffer
+        common.update(replay_buffer_class=HerReplayBuffer,
+                      replay_buffer_kwargs={"n_sampled_goal": h["her_goals"],
+                                            "goal_selection_strategy": h["her_strategy"]})
     kwargs = {} if atari else {"policy_kwargs": ac_net(h.get("shared_torso", False), h)}
     if alg == "ppo":
         clip = get_linear_fn(h["clip_range"], 0, 1) if h["anneal_clip_range"] else h["clip_range"]
@@ -215,7 +233,7 @@ def sb3_model(case: str, seed: int):
                    max_grad_norm=h["max_grad_norm"], rms_prop_eps=h["rmsprop_eps"], use_rms_prop=True,
                    normalize_advantage=h["normalize_advantages"], **kwargs, **common), eval_env
     if alg == "sac":
-        return SAC("MlpPolicy", env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
+        return SAC(policy, env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], tau=h["tau"], gamma=h["gamma"],
                    train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
                    ent_coef=f"auto_{h['initial_alpha']}" if h["autotune_alpha"] else h["initial_alpha"],
@@ -224,14 +242,14 @@ def sb3_model(case: str, seed: int):
         from stable_baselines3 import TD3
         from stable_baselines3.common.noise import NormalActionNoise
         dim = env.action_space.shape[0]
-        return TD3("MlpPolicy", env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
+        return TD3(policy, env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], tau=h["tau"], gamma=h["gamma"],
                    train_freq=h["train_every"], gradient_steps=h["gradient_steps"], policy_delay=h["policy_delay"],
                    target_policy_noise=h["policy_noise"], target_noise_clip=h["noise_clip"],
                    action_noise=NormalActionNoise(np.zeros(dim), h["exploration_noise"] * np.ones(dim)),
                    policy_kwargs={"net_arch": mlp_sizes(h), "n_critics": 2 if h["twin"] else 1}, **common), eval_env
     if alg == "dqn":
-        return DQN("MlpPolicy", env, learning_rate=lr, buffer_size=h["buffer_size"],
+        return DQN(policy, env, learning_rate=lr, buffer_size=h["buffer_size"],
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], gamma=h["gamma"],
                    train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
                    target_update_interval=h["target_update_interval"] * h["train_every"] // max(1, h["gradient_steps"]),
