@@ -70,6 +70,8 @@ CASES = {
     # classic-family defaults with --image-scale none, and with today's /255 (derl-scaled); SB3 with MiniGrid's
     # documented recipe (its training docs: a 2x2-conv features extractor of 128, normalize_images=False, SB3's
     # PPO defaults) at the same budget
+    # QR-DQN (derl-qrdqn) beside sb3-contrib's QRDQN at derl's classic defaults (rl-zoo's qrdqn.yml CartPole)
+    "qrdqn-cartpole": ("qrdqn", "CartPole-v1", 50_000, 5, {"derl": [], "sb3": None}),
     # hindsight experience replay (--her) on derl's goal envs (derl_core/env/goals.py): derl with and without it,
     # SB3 with its HerReplayBuffer at the same settings; and SAC on a dense Dict goal task beside SB3's
     # MultiInputPolicy
@@ -114,7 +116,7 @@ REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
              "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "td3-pendulum": -150.0,
-             "td3-halfcheetah": 9709.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
+             "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
              "sac-pointgoal": -8.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
 ANCHORS = {"ppo-hopper": {"CleanRL": 2383, "rl-zoo": 2410}, "ppo-halfcheetah": {"CleanRL": 1443, "rl-zoo": 5819},
@@ -248,14 +250,18 @@ def sb3_model(case: str, seed: int):
                    target_policy_noise=h["policy_noise"], target_noise_clip=h["noise_clip"],
                    action_noise=NormalActionNoise(np.zeros(dim), h["exploration_noise"] * np.ones(dim)),
                    policy_kwargs={"net_arch": mlp_sizes(h), "n_critics": 2 if h["twin"] else 1}, **common), eval_env
-    if alg == "dqn":
-        return DQN(policy, env, learning_rate=lr, buffer_size=h["buffer_size"],
+    if alg in ("dqn", "qrdqn"):
+        extra, algo = {}, DQN
+        if alg == "qrdqn":   # sb3-contrib's; its policy has no dueling head (derl's QR-DQN neither)
+            from sb3_contrib import QRDQN
+            extra, algo = {"n_quantiles": h["n_quantiles"]}, QRDQN
+        return algo(policy, env, learning_rate=lr, buffer_size=h["buffer_size"],
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], gamma=h["gamma"],
                    train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
                    target_update_interval=h["target_update_interval"] * h["train_every"] // max(1, h["gradient_steps"]),
                    exploration_fraction=h["epsilon_steps"] / steps, exploration_initial_eps=h["epsilon_start"],
                    exploration_final_eps=h["epsilon_end"], max_grad_norm=h["max_grad_norm"],
-                   policy_kwargs={"net_arch": mlp_sizes(h), "optimizer_kwargs": {"eps": h["adam_eps"]}},
+                   policy_kwargs={"net_arch": mlp_sizes(h), "optimizer_kwargs": {"eps": h["adam_eps"]}, **extra},
                    **common), eval_env
     raise KeyError(alg)
 

@@ -17,6 +17,8 @@ TINY = {"ppo": {"total_steps": 64, "num_envs": 2, "nsteps": 16},
         "dqn": {"total_steps": 64, "learning_starts": 16, "train_every": 16, "gradient_steps": 1, "batch_size": 8,
                 "buffer_size": 256},
         "sac": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"},
+        "qrdqn": {"total_steps": 64, "learning_starts": 16, "train_every": 16, "gradient_steps": 1, "batch_size": 8,
+                  "buffer_size": 256, "n_quantiles": 3},
         "td3": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"}}
 
 

@@ -114,18 +114,27 @@ class UpdatePriorities:
 
 
 class DQNFactory(Factory):
-    def build(self, env):
-        noisy, total = self.get("noisy"), self.get("total_steps")
-        num_actions = int(env.single_action_space.n)
+    """build() below; a variant of the Q-learning loop (derl-qrdqn) replaces `network` and `loss` only."""
+
+    def network(self, env):
+        """The Q network: forward(obs) -> Q-values (B, actions)."""
+        noisy = self.get("noisy")
         options = self.model_options()
         custom = options.pop("model", "auto")
         if custom != "auto":   # --model: your module's forward gives the Q-values (no dueling or noisy heads)
             heads = dict(dueling=self.get("dueling"), noisy=noisy, noisy_sigma0=self.get("noisy_sigma0"))
-            model = custom_model(custom, env.single_observation_space, env.single_action_space,
-                                 dict(options, **heads), "q_values").to(self.device)
-        else:
-            model = QNetwork(env.single_observation_space, num_actions, self.get("dueling"), noisy,
-                             self.get("noisy_sigma0"), **options).to(self.device)
+            return custom_model(custom, env.single_observation_space, env.single_action_space,
+                                dict(options, **heads), "q_values").to(self.device)
+        return QNetwork(env.single_observation_space, int(env.single_action_space.n), self.get("dueling"), noisy,
+                        self.get("noisy_sigma0"), **options).to(self.device)
+
+    def loss(self, model, target):
+        return DQNLoss(model, target, self.get("double"))
+
+    def build(self, env):
+        noisy, total = self.get("noisy", False), self.get("total_steps")
+        num_actions = int(env.single_action_space.n)
+        model = self.network(env)
         schedule = Linear(self.get("epsilon_start"), self.get("epsilon_end"), self.get("epsilon_steps"))
         epsilon = Constant(0.0) if noisy else schedule   # noisy nets explore by themselves
         policy = EpsilonGreedyPolicy(model, num_actions, epsilon, self.clock, device=self.device, seed=self.seed)
@@ -148,6 +157,6 @@ class DQNFactory(Factory):
         copy_target = CopyTarget(model, target, self.get("target_update_interval"))
         after = [UpdatePriorities(storage, beta, self.clock)] if storage.prioritized else []
         after += [copy_target, lambda batch, stats: {"charts/epsilon": epsilon(self.clock())}]
-        return Alg(runner, data, [(DQNLoss(model, target, self.get("double")), trainer)], self.summary,
+        return Alg(runner, data, [(self.loss(model, target), trainer)], self.summary,
                    {"model": model, "target": target, "optimizer": optimizer, "replay": storage,
                     "target_copy": copy_target}, after_update=after)
