@@ -70,6 +70,9 @@ CASES = {
     # classic-family defaults with --image-scale none, and with today's /255 (derl-scaled); SB3 with MiniGrid's
     # documented recipe (its training docs: a 2x2-conv features extractor of 128, normalize_images=False, SB3's
     # PPO defaults) at the same budget
+    # TQC (derl-tqc) beside sb3-contrib's TQC at derl's defaults (SAC's per family, 5 x 25 quantiles, 2 dropped)
+    "tqc-pendulum": ("tqc", "Pendulum-v1", 15_000, 5, {"derl": [], "sb3": None}),
+    "tqc-halfcheetah": ("tqc", "HalfCheetah-v5", 100_000, 5, {"derl": [], "sb3": None}),
     # QR-DQN (derl-qrdqn) beside sb3-contrib's QRDQN at derl's classic defaults (rl-zoo's qrdqn.yml CartPole)
     "qrdqn-cartpole": ("qrdqn", "CartPole-v1", 50_000, 5, {"derl": [], "sb3": None}),
     # hindsight experience replay (--her) on derl's goal envs (derl_core/env/goals.py): derl with and without it,
@@ -116,7 +119,8 @@ REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
              "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "td3-pendulum": -150.0,
-             "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
+             "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "tqc-pendulum": -150.0,
+             "tqc-halfcheetah": 9535.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
              "sac-pointgoal": -8.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
 ANCHORS = {"ppo-hopper": {"CleanRL": 2383, "rl-zoo": 2410}, "ppo-halfcheetah": {"CleanRL": 1443, "rl-zoo": 5819},
@@ -234,6 +238,15 @@ def sb3_model(case: str, seed: int):
                    gae_lambda=h["gae_lambda"], ent_coef=h["entropy_coef"], vf_coef=h["value_coef"],
                    max_grad_norm=h["max_grad_norm"], rms_prop_eps=h["rmsprop_eps"], use_rms_prop=True,
                    normalize_advantage=h["normalize_advantages"], **kwargs, **common), eval_env
+    if alg == "tqc":
+        from sb3_contrib import TQC
+        return TQC(policy, env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
+                   learning_starts=h["learning_starts"], batch_size=h["batch_size"], tau=h["tau"], gamma=h["gamma"],
+                   train_freq=h["train_every"], gradient_steps=h["gradient_steps"],
+                   ent_coef=f"auto_{h['initial_alpha']}" if h["autotune_alpha"] else h["initial_alpha"],
+                   top_quantiles_to_drop_per_net=h["top_quantiles_to_drop"],
+                   policy_kwargs={"net_arch": mlp_sizes(h), "n_critics": h["n_critics"],
+                                  "n_quantiles": h["n_quantiles"]}, **common), eval_env
     if alg == "sac":
         return SAC(policy, env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
                    learning_starts=h["learning_starts"], batch_size=h["batch_size"], tau=h["tau"], gamma=h["gamma"],

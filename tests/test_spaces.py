@@ -19,6 +19,8 @@ TINY = {"ppo": {"total_steps": 64, "num_envs": 2, "nsteps": 16},
         "sac": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"},
         "qrdqn": {"total_steps": 64, "learning_starts": 16, "train_every": 16, "gradient_steps": 1, "batch_size": 8,
                   "buffer_size": 256, "n_quantiles": 3},
+        "tqc": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16",
+                "n_critics": 2, "n_quantiles": 3, "top_quantiles_to_drop": 1},
         "td3": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"}}
 
 

@@ -121,10 +121,14 @@ class SACLoss:
     def actor_loss(self, batch, extras=None):
         actions, log_prob = self.policy.model.sample(batch.observations)
         self.critic.requires_grad_(False)   # gradients flow through the critic to the actions only
-        q = self.critic(batch.observations, actions).min(0).values
+        q = self.actor_q(batch.observations, actions)
         self.critic.requires_grad_(True)
         loss = (self.alpha * log_prob - q).mean()
         return loss, {"losses/actor_loss": loss.detach(), "new_log_prob": log_prob.detach()}
+
+    def actor_q(self, observations, actions):
+        """What the actor maximises: the smaller of the twin Qs (TQC: the mean of its quantiles)."""
+        return self.critic(observations, actions).min(0).values
 
     def temperature_loss(self, batch, extras):
         loss = -(self.log_alpha * (extras["new_log_prob"] + self.target_entropy)).mean()
@@ -132,6 +136,14 @@ class SACLoss:
 
 
 class SACFactory(Factory):
+    """build() below; a variant of SAC's loop (derl-tqc) replaces `critic` and `loss` only."""
+
+    def critic(self, obs_dim, act_dim, hidden, nets, encoder):
+        return TwinQ(obs_dim, act_dim, hidden, **nets, encoder=encoder)
+
+    def loss(self, policy, critic, critic_target, log_alpha, target_entropy):
+        return SACLoss(policy, critic, critic_target, log_alpha, target_entropy)
+
     def build(self, env):
         space = env.single_observation_space
         obs_dim = encoder_for(space).out_features   # a Box flattened; Dict, Tuple, Discrete: the core's encoders
@@ -149,10 +161,10 @@ class SACFactory(Factory):
         data = ExperienceReplay(runner, storage, self.get("batch_size"), self.get("learning_starts"),
                                 self.get("gradient_steps"), device=self.device)
 
-        critic = TwinQ(obs_dim, act_dim, critic_hidden, **nets, encoder=encoder_for(space)).to(self.device)
+        critic = self.critic(obs_dim, act_dim, critic_hidden, nets, encoder_for(space)).to(self.device)
         critic_target = copy.deepcopy(critic).requires_grad_(False)
         log_alpha = torch.tensor(math.log(self.get("initial_alpha")), device=self.device, requires_grad=True)
-        loss = SACLoss(policy, critic, critic_target, log_alpha, target_entropy=-float(act_dim))
+        loss = self.loss(policy, critic, critic_target, log_alpha, -float(act_dim))
         critic_opt = torch.optim.Adam(critic.parameters(), lr=lr, fused=True)
         actor_opt = torch.optim.Adam(actor.parameters(), lr=lr, fused=True)
         steps = [(loss.critic_loss, Trainer(critic_opt, lr, prefix="critic_")),
