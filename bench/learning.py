@@ -73,6 +73,13 @@ CASES = {
     # TQC (derl-tqc) beside sb3-contrib's TQC at derl's defaults (SAC's per family, 5 x 25 quantiles, 2 dropped)
     "tqc-pendulum": ("tqc", "Pendulum-v1", 15_000, 5, {"derl": [], "sb3": None}),
     "tqc-halfcheetah": ("tqc", "HalfCheetah-v5", 100_000, 5, {"derl": [], "sb3": None}),
+    # action masks on MaskedChoice (16 actions, 3 valid per step; derl_core/env/masks.py): derl masked on the strict
+    # env (an invalid action would end the run), derl unmasked on the lenient one (an invalid action costs -1);
+    # SB3: sb3-contrib's MaskablePPO (masked, strict env) and SB3's DQN (no masks there: the lenient env)
+    "ppo-masked": ("ppo", "derl_core.env.masks:MaskedChoice-v0", 30_000, 5,
+                   {"derl": [], "derl-unmasked": ["--env-kwargs", '{"strict": false, "masks": false}'], "sb3": None}),
+    "dqn-masked": ("dqn", "derl_core.env.masks:MaskedChoice-v0", 30_000, 5,
+                   {"derl": [], "derl-unmasked": ["--env-kwargs", '{"strict": false, "masks": false}'], "sb3": None}),
     # QR-DQN (derl-qrdqn) beside sb3-contrib's QRDQN at derl's classic defaults (rl-zoo's qrdqn.yml CartPole)
     "qrdqn-cartpole": ("qrdqn", "CartPole-v1", 50_000, 5, {"derl": [], "sb3": None}),
     # hindsight experience replay (--her) on derl's goal envs (derl_core/env/goals.py): derl with and without it,
@@ -88,6 +95,9 @@ CASES = {
                             "derl-scaled": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper"], "sb3": None}),
 }
 
+
+# SB3's env keyword arguments where they differ from derl's (SB3's DQN has no masks: the lenient MaskedChoice)
+SB3_ENV_KWARGS = {"dqn-masked": {"strict": False, "masks": False}}
 
 # a case's settings beyond its family's defaults: derl gets them as flags, SB3 through the same resolver
 sys.path.insert(0, os.path.join(ROOT, "plugins", "derl_ppo"))
@@ -112,14 +122,14 @@ MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
 EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
 # random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
 # the DQN/rliable literature for Atari; measured for the others), reference = rl-zoo's published return
-RANDOM = {"derl_core.env.goals:BitFlipping-v0": -8.0, "derl_core.env.goals:PointGoalSparse-v0": -50.0,
+RANDOM = {"derl_core.env.masks:MaskedChoice-v0": 0.0, "derl_core.env.goals:BitFlipping-v0": -8.0, "derl_core.env.goals:PointGoalSparse-v0": -50.0,
           "derl_core.env.goals:PointGoal-v0": -45.0, "Pendulum-v1": -1200.0, "minigrid:MiniGrid-Empty-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
           "Walker2d-v5": 1.6, "BreakoutNoFrameskip-v4": 1.7}
 REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0, "sac-hopper": 2326.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
              "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "td3-pendulum": -150.0,
-             "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "tqc-pendulum": -150.0,
+             "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "ppo-masked": 20.0, "dqn-masked": 20.0, "tqc-pendulum": -150.0,
              "tqc-halfcheetah": 9535.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
              "sac-pointgoal": -8.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
@@ -210,8 +220,9 @@ def sb3_model(case: str, seed: int):
         env = VecFrameStack(make_atari_env(env_id, n_envs=h["num_envs"], seed=seed), 4)
         eval_env = VecFrameStack(make_atari_env(env_id, n_envs=1, seed=seed + 20_000), 4)
     else:
-        env = make_vec_env(env_id, n_envs=h.get("num_envs", 1), seed=seed)
-        eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 20_000)
+        kwargs = SB3_ENV_KWARGS.get(case)
+        env = make_vec_env(env_id, n_envs=h.get("num_envs", 1), seed=seed, env_kwargs=kwargs)
+        eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 20_000, env_kwargs=kwargs)
         if h["normalize_obs"] or h["normalize_reward"]:   # derl's switches (on for the mujoco family's PPO/A2C)
             env = VecNormalize(env, norm_obs=h["normalize_obs"], norm_reward=h["normalize_reward"],
                                clip_obs=h["clip_obs"], clip_reward=h["clip_reward"], gamma=h["gamma"])
@@ -228,7 +239,11 @@ def sb3_model(case: str, seed: int):
     if alg == "ppo":
         clip = get_linear_fn(h["clip_range"], 0, 1) if h["anneal_clip_range"] else h["clip_range"]
         batch = h["nsteps"] * h["num_envs"] // h["num_minibatches"]
-        return PPO("CnnPolicy" if atari else "MlpPolicy", env, n_steps=h["nsteps"], batch_size=batch,
+        algo = PPO
+        if case.endswith("-masked"):   # sb3-contrib's MaskablePPO reads the env's action_masks()
+            from sb3_contrib import MaskablePPO as algo
+            kwargs["policy_kwargs"].pop("log_std_init", None)   # a Gaussian's option: its policy has none
+        return algo("CnnPolicy" if atari else "MlpPolicy", env, n_steps=h["nsteps"], batch_size=batch,
                    n_epochs=h["num_epochs"], learning_rate=lr, gamma=h["gamma"], gae_lambda=h["gae_lambda"],
                    clip_range=clip, clip_range_vf=h["clip_range"] if h["clip_value_loss"] else None,
                    ent_coef=h["entropy_coef"], vf_coef=h["value_coef"] / 2, max_grad_norm=h["max_grad_norm"],
@@ -365,7 +380,10 @@ def sb3_child(case: str, seed: int, out: str):
             if self.num_timesteps // every > len(evals):
                 if isinstance(eval_env, VecNormalize):   # (Atari: PPO put a VecTransposeImage on the training env
                     sync_envs_normalization(self.training_env, eval_env)   # only, which sync would refuse)
-                mean, _ = evaluate_policy(self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True)
+                evaluate = evaluate_policy
+                if case.endswith("-masked") and type(self.model).__name__ == "MaskablePPO":
+                    from sb3_contrib.common.maskable.evaluation import evaluate_policy as evaluate
+                mean, _ = evaluate(self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True)
                 evals.append((self.num_timesteps, float(mean)))
             return True
     start = time.time()

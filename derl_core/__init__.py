@@ -12,6 +12,7 @@ __version__ = "0.2.0"
 # the kit plugins build on (derl_core/rl/): one line, `from derl_core import Alg, EnvRunner, ...`
 _LAZY = {
     "Policy": "rl.policy", "ActorCriticPolicy": "rl.policy", "EpsilonGreedyPolicy": "rl.policy",
+    "masked": "rl.policy", "action_mask": "rl.policy",
     "PolicyStep": "rl.policy", "Evaluation": "rl.policy", "actor_critic_policy": "rl.policy",
     "CategoricalLogits": "rl.policy", "DiagGaussian": "rl.policy", "as_tensor": "rl.policy",
     "EnvRunner": "rl.rollout", "Clock": "rl.rollout", "Rollout": "rl.rollout", "RolloutBatch": "rl.rollout",

@@ -117,7 +117,10 @@ def _single(make_single, env_id, training, render_mode, env_kwargs, wrapper, fra
     if wrapper is not None:
         env = wrapper(env)
     if obs_keys:
-        env = keep_keys(env, env_id, obs_keys)
+        env = keep_keys(env, env_id, [k for k in obs_keys if k != "action_mask"])
+    from .masks import ActionMasksToObservation, has_action_masks
+    if has_action_masks(env):   # action_masks(): joined to the observations (env/masks.py)
+        env = ActionMasksToObservation(env)
     if frame_stack:
         import gymnasium as gym
         env = gym.wrappers.FrameStackObservation(env, frame_stack, padding_type="zero")

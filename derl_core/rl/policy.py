@@ -130,6 +130,26 @@ TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16:
             torch.int32: np.int32, torch.int8: np.int8, torch.uint8: np.uint8, torch.bool: np.bool_}
 
 
+MASK = "action_mask"   # the observation key of action masks (env/masks.py)
+
+
+def action_mask(obs):
+    """The bool action mask (B, n) an observation batch carries under "action_mask", or None."""
+    if isinstance(obs, dict) and MASK in obs:
+        return torch.as_tensor(obs[MASK]).bool()
+    return None
+
+
+def masked(scores: torch.Tensor, obs, fill: float = float("-inf")) -> torch.Tensor:
+    """`scores` (B, n: logits, Q-values) with the invalid actions of `obs`'s mask set to `fill`; as they are
+    without a mask. A row with no valid action keeps its scores (the env's mask is wrong, not the policy)."""
+    mask = action_mask(obs)
+    if mask is None:
+        return scores
+    mask = mask.to(scores.device) | ~mask.any(-1, keepdim=True)
+    return scores.masked_fill(~mask, fill)
+
+
 class Policy:
     """Wraps `model`; subclasses implement `act`. A policy with RNG state defines state_dict/load_state_dict
     (the core checkpoints it)."""
@@ -172,9 +192,12 @@ class BoxActions:
 class ActorCriticPolicy(Policy):
     """For a model returning (logits or Gaussian mean, value): Categorical or diagonal Gaussian."""
 
-    def distribution(self, head):
+    def distribution(self, head, obs=None):
+        """The action distribution of the model's head; categorical logits of actions `obs`'s mask rules out
+        are set to -1e8 (no probability, no entropy, a finite log-softmax)."""
         if getattr(self.model, "continuous", False):
             return DiagGaussian(head, self.model.log_std)
+        head = masked(head, obs, -1e8)
         if getattr(self.model, "action_nvec", None) is not None:
             return MultiCategorical(head, self.model.action_nvec)
         return CategoricalLogits(head)
@@ -182,17 +205,19 @@ class ActorCriticPolicy(Policy):
     def act(self, obs, deterministic: bool = False) -> PolicyStep:
         """One forward pass, the action drawn, and one transfer to the host (the only wait for a GPU)."""
         with torch.inference_mode():
-            head, values = self.model(self.to_tensor(obs))
-            dist = self.distribution(head)
+            obs = self.to_tensor(obs)
+            head, values = self.model(obs)
+            dist = self.distribution(head, obs)
             actions = dist.mode() if deterministic else dist.sample()
             return PolicyStep(*to_numpy(actions, dist.log_prob(actions), values))
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.distribution(self.model(obs)[0]).mode()
+        return self.distribution(self.model(obs)[0], obs).mode()
 
     def evaluate(self, obs, actions) -> Evaluation:
-        head, values = self.model(self.to_tensor(obs))
-        dist = self.distribution(head)
+        obs = self.to_tensor(obs)
+        head, values = self.model(obs)
+        dist = self.distribution(head, obs)   # the rollout's masks: the loss never moves an invalid action
         return Evaluation(dist.log_prob(actions), dist.entropy(), values)
 
     def values(self, obs) -> np.ndarray:
@@ -229,15 +254,22 @@ class EpsilonGreedyPolicy(Policy):
 
     def act(self, obs, deterministic: bool = False) -> PolicyStep:
         with torch.inference_mode():
-            actions = self.model(self.to_tensor(obs)).argmax(-1).cpu().numpy()
+            obs = self.to_tensor(obs)
+            actions = masked(self.model(obs), obs).argmax(-1).cpu().numpy()
         eps = 0.0 if deterministic else self.epsilon(self.clock())
         if eps > 0:
             explore = self.rng.random(len(actions)) < eps
-            actions = np.where(explore, self.rng.integers(self.num_actions, size=len(actions)), actions)
+            mask = action_mask(obs)
+            if mask is None:
+                random = self.rng.integers(self.num_actions, size=len(actions))
+            else:   # uniform over each env's valid actions
+                mask = mask.cpu().numpy() | ~mask.cpu().numpy().any(-1, keepdims=True)
+                random = (self.rng.random(mask.shape) * mask).argmax(-1)
+            actions = np.where(explore, random, actions)
         return PolicyStep(actions)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.model(obs).argmax(-1)
+        return masked(self.model(obs), obs).argmax(-1)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}

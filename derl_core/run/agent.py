@@ -34,8 +34,25 @@ class Agent:
             obs = normalizer.normalize(obs)
         return obs
 
-    def predict(self, obs, deterministic: bool = True) -> np.ndarray:
-        """Actions for one observation (shaped as the observation space; for Dict spaces a dict) or a batch."""
+    def predict(self, obs, deterministic: bool = True, action_masks=None) -> np.ndarray:
+        """Actions for one observation (shaped as the observation space; for Dict spaces a dict) or a batch.
+        `action_masks` (a bool per action, or a batch of them) for a run whose env had masks (env/masks.py):
+        `obs` is then the env's own observation, the masks are joined to it as in training; without
+        `action_masks`, a Dict observation's own "action_mask" key is used, and none means every action."""
+        space = self.observation_space
+        if kind(space) == "Dict" and "action_mask" in space.spaces:
+            if set(space.spaces) == {"observation", "action_mask"} and not (isinstance(obs, dict) and "observation" in obs):
+                obs = {"observation": obs}
+            obs = dict(obs)
+            if action_masks is not None:
+                obs["action_mask"] = np.asarray(action_masks, dtype=np.int8)
+            elif "action_mask" not in obs:
+                probe = np.asarray(next(v for k, v in obs.items() if k != "action_mask"))
+                leaf = space.spaces[next(k for k in space.spaces if k != "action_mask")]
+                rows = () if probe.shape == tuple(leaf.shape or ()) else (len(probe),)
+                obs["action_mask"] = np.ones(rows + space.spaces["action_mask"].shape, np.int8)
+        elif action_masks is not None:
+            raise ValueError("predict(action_masks=...): this run's env gave no action masks")
         if isinstance(obs, dict) and kind(self.observation_space) == "Dict":   # --obs-keys: only the run's keys
             obs = {key: obs[key] for key in self.observation_space.spaces}
         obs = tree_map(np.asarray, obs)

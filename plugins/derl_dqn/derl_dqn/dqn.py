@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from derl_core import (Alg, Constant, CopyTarget, EnvRunner, EpsilonGreedyPolicy, ExperienceReplay, Factory,
-                       Linear, ReplayStorage, Trainer, custom_model, init_orthogonal, linear_or_constant, make_torso)
+                       Linear, ReplayStorage, Trainer, custom_model, init_orthogonal, linear_or_constant, make_torso,
+                       masked)
 
 
 class NoisyLinear(nn.Module):
@@ -94,6 +95,7 @@ class DQNLoss:
         with torch.no_grad():
             next_target = self.target(batch.next_observations)
             chooser = self.model(batch.next_observations) if self.double else next_target
+            chooser = masked(chooser, batch.next_observations)   # the next state's valid actions only
             next_q = next_target.gather(1, chooser.argmax(1, keepdim=True)).squeeze(1)
             targets = batch.rewards + batch.discounts * next_q
         huber = F.smooth_l1_loss(q_taken, targets, reduction="none")

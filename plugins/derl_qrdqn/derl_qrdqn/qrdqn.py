@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derl_core import init_orthogonal, make_torso
+from derl_core import init_orthogonal, make_torso, masked
 from derl_dqn.dqn import DQNFactory
 
 
@@ -51,6 +51,7 @@ class QuantileHuberLoss:
         with torch.no_grad():
             nxt = self.target.quantiles(batch.next_observations)                                # (B, A, N)
             chooser = self.model(batch.next_observations) if self.double else nxt.mean(-1)
+            chooser = masked(chooser, batch.next_observations)   # the next state's valid actions only
             best = nxt[torch.arange(len(actions), device=nxt.device), chooser.argmax(1)]         # (B, N)
             targets = batch.rewards.unsqueeze(1) + batch.discounts.unsqueeze(1) * best
         u = targets.unsqueeze(1) - current.unsqueeze(2)                                         # (B, N_i, N_j)
