@@ -80,6 +80,9 @@ CASES = {
                    {"derl": [], "derl-unmasked": ["--env-kwargs", '{"strict": false, "masks": false}'], "sb3": None}),
     "dqn-masked": ("dqn", "derl_core.env.masks:MaskedChoice-v0", 30_000, 5,
                    {"derl": [], "derl-unmasked": ["--env-kwargs", '{"strict": false, "masks": false}'], "sb3": None}),
+    # CrossQ (derl-crossq) beside sb3-contrib's CrossQ at derl's defaults (its critics 2048-2048, Adam beta1 0.5)
+    "crossq-pendulum": ("crossq", "Pendulum-v1", 15_000, 5, {"derl": [], "sb3": None}),
+    "crossq-halfcheetah": ("crossq", "HalfCheetah-v5", 100_000, 5, {"derl": [], "sb3": None}),
     # QR-DQN (derl-qrdqn) beside sb3-contrib's QRDQN at derl's classic defaults (rl-zoo's qrdqn.yml CartPole)
     "qrdqn-cartpole": ("qrdqn", "CartPole-v1", 50_000, 5, {"derl": [], "sb3": None}),
     # hindsight experience replay (--her) on derl's goal envs (derl_core/env/goals.py): derl with and without it,
@@ -129,7 +132,7 @@ REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
              "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "td3-pendulum": -150.0,
-             "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "ppo-masked": 20.0, "dqn-masked": 20.0, "tqc-pendulum": -150.0,
+             "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "crossq-pendulum": -150.0, "crossq-halfcheetah": 9535.0, "ppo-masked": 20.0, "dqn-masked": 20.0, "tqc-pendulum": -150.0,
              "tqc-halfcheetah": 9535.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
              "sac-pointgoal": -8.0}
 # published 1M-step returns beside the MuJoCo rows (../shared/reference/anchors.md)
@@ -253,6 +256,18 @@ def sb3_model(case: str, seed: int):
                    gae_lambda=h["gae_lambda"], ent_coef=h["entropy_coef"], vf_coef=h["value_coef"],
                    max_grad_norm=h["max_grad_norm"], rms_prop_eps=h["rmsprop_eps"], use_rms_prop=True,
                    normalize_advantage=h["normalize_advantages"], **kwargs, **common), eval_env
+    if alg == "crossq":
+        from sb3_contrib import CrossQ
+        from derl_core.model_options import mlp_sizes as sizes
+        actor, critic = sizes(h)
+        return CrossQ(policy, env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],
+                      learning_starts=h["learning_starts"], batch_size=h["batch_size"], gamma=h["gamma"],
+                      train_freq=h["train_every"], gradient_steps=h["gradient_steps"], policy_delay=h["policy_delay"],
+                      ent_coef=f"auto_{h['initial_alpha']}" if h["autotune_alpha"] else h["initial_alpha"],
+                      policy_kwargs={"net_arch": {"pi": list(actor), "qf": list(critic)},
+                                     "batch_norm_momentum": h["bn_momentum"],
+                                     "renorm_warmup_steps": h["renorm_warmup"],
+                                     "optimizer_kwargs": {"betas": (h["adam_beta1"], 0.999)}}, **common), eval_env
     if alg == "tqc":
         from sb3_contrib import TQC
         return TQC(policy, env, learning_rate=h["learning_rate"], buffer_size=h["buffer_size"],

@@ -25,7 +25,7 @@ from .spec import ALGORITHM_APIS, BUILTIN_ENCODERS, FAMILY_APIS, PLUGIN_API, Spe
 
 GROUP = "derl"
 CORE = "derl"                 # derl_core's own distribution: its env families always load
-OWN = {"derl", "derl-ppo", "derl-a2c", "derl-dqn", "derl-sac", "derl-td3", "derl-qrdqn", "derl-tqc"}
+OWN = {"derl", "derl-ppo", "derl-a2c", "derl-dqn", "derl-sac", "derl-td3", "derl-qrdqn", "derl-tqc", "derl-crossq"}
 LOAD_VARIABLE = "DERL_LOAD_PLUGINS"
 
 

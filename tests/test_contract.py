@@ -23,6 +23,9 @@ ALGORITHMS = {
     "tqc": ("Pendulum-v1", {"total_steps": 450, "learning_starts": 100, "net_arch": "32,32", "n_critics": 2,
                             "n_quantiles": 5},
             {"losses/critic_loss", "losses/actor_loss", "losses/alpha", "losses/alpha_loss"}),
+    "crossq": ("Pendulum-v1", {"total_steps": 450, "learning_starts": 100, "net_arch": "32,32",
+                               "critic_arch": "64,64"},
+               {"losses/qf1_loss", "losses/qf2_loss", "losses/actor_loss", "losses/alpha"}),
     "qrdqn": ("CartPole-v1", {"total_steps": 500, "learning_starts": 100, "train_every": 4, "gradient_steps": 1},
               {"losses/quantile_loss", "losses/q_values", "charts/epsilon", "charts/per_beta"}),
 }

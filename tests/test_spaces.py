@@ -21,6 +21,8 @@ TINY = {"ppo": {"total_steps": 64, "num_envs": 2, "nsteps": 16},
                   "buffer_size": 256, "n_quantiles": 3},
         "tqc": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16",
                 "n_critics": 2, "n_quantiles": 3, "top_quantiles_to_drop": 1},
+        "crossq": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16",
+                   "critic_arch": "16"},
         "td3": {"total_steps": 48, "learning_starts": 16, "batch_size": 8, "buffer_size": 256, "net_arch": "16"}}
 
 

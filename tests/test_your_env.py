@@ -143,8 +143,10 @@ HANDLES = {
     "a2c": ({"Box", "Image", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple"},
             {"Box", "Discrete", "MultiDiscrete", "MultiBinary"}),
     "dqn": ({"Box", "Image", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple"}, {"Discrete"}),
-    "sac": ({"Box", "Image"}, {"Box"}),
+    "sac": ({"Box", "Image", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple"}, {"Box"}),
 }
+for _alg, _like in (("td3", "sac"), ("tqc", "sac"), ("crossq", "sac"), ("qrdqn", "dqn")):   # derl's other algorithms
+    HANDLES[_alg] = HANDLES[_like]
 OBS_KINDS = ["Box", "Image", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple", "Text", "Sequence",
              "DictWithText"]
 ACT_KINDS = ["Box", "Discrete", "MultiDiscrete", "MultiBinary", "Text", "Tuple"]
@@ -165,7 +167,7 @@ def test_every_algorithm_and_space_kind_trains_or_is_refused_in_one_line(tmp_pat
         run = tmp_path / f"r{next(counter)}"
         args = [alg, "--env-id", "tests.own_envs:AnySpaces-v0", "--env-kwargs", f'{{"obs": "{obs}", "act": "{act}"}}',
                 "--total-steps", 64, "--num-envs", 1, "--logdir", run]
-        if alg in ("dqn", "sac"):
+        if alg in ("dqn", "sac", "td3", "tqc", "crossq", "qrdqn"):
             args += ["--learning-starts", 32, "--batch-size", 8, "--buffer-size", 1000, "--train-every", 16,
                      "--gradient-steps", 1]
         else:

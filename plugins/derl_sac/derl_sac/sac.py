@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derl_core import (Alg, BoxActions, EnvRunner, ExperienceReplay, Factory, Policy, PolicyStep, PolyakUpdate,
+from derl_core import (Alg, BoxActions, EnvRunner, Every, ExperienceReplay, Factory, Policy, PolicyStep, PolyakUpdate,
                        ReplayStorage, Trainer, TwinQ, init_orthogonal, mlp)
 from derl_core.model_options import mlp_sizes
 from derl_core.rl.models import ACTIVATIONS, Flatten, encoder_for
@@ -136,7 +136,12 @@ class SACLoss:
 
 
 class SACFactory(Factory):
-    """build() below; a variant of SAC's loop (derl-tqc) replaces `critic` and `loss` only."""
+    """build() below; a variant of SAC's loop replaces only what differs: `critic` and `loss` (derl-tqc), and
+    `optimizer`, `target_critic` and a `policy_delay` hyperparameter (derl-crossq)."""
+    target_critic = True   # a Polyak-averaged copy of the critic for the targets (CrossQ has none)
+
+    def optimizer(self, params, lr):
+        return torch.optim.Adam(params, lr=lr, fused=True)
 
     def critic(self, obs_dim, act_dim, hidden, nets, encoder):
         return TwinQ(obs_dim, act_dim, hidden, **nets, encoder=encoder)
@@ -162,23 +167,34 @@ class SACFactory(Factory):
                                 self.get("gradient_steps"), device=self.device)
 
         critic = self.critic(obs_dim, act_dim, critic_hidden, nets, encoder_for(space)).to(self.device)
-        critic_target = copy.deepcopy(critic).requires_grad_(False)
+        critic_target = copy.deepcopy(critic).requires_grad_(False) if self.target_critic else None
         log_alpha = torch.tensor(math.log(self.get("initial_alpha")), device=self.device, requires_grad=True)
         loss = self.loss(policy, critic, critic_target, log_alpha, -float(act_dim))
-        critic_opt = torch.optim.Adam(critic.parameters(), lr=lr, fused=True)
-        actor_opt = torch.optim.Adam(actor.parameters(), lr=lr, fused=True)
+        critic_opt = self.optimizer(critic.parameters(), lr)
+        actor_opt = self.optimizer(actor.parameters(), lr)
+        delay = self.get("policy_delay") if "policy_delay" in self.kwargs else 1   # actor and temperature
+        later = (lambda step: Every(delay, step)) if delay > 1 else (lambda step: step)
         steps = [(loss.critic_loss, Trainer(critic_opt, lr, prefix="critic_")),
-                 (loss.actor_loss, Trainer(actor_opt, lr, prefix="actor_"))]
-        state = {"actor": actor, "critic": critic, "critic_target": critic_target,
-                 "critic_optimizer": critic_opt, "actor_optimizer": actor_opt, "replay": storage,
-                 "log_alpha": _TensorState(log_alpha)}
+                 (later(loss.actor_loss), Trainer(actor_opt, lr, prefix="actor_"))]
+        state = {"actor": actor, "critic": critic, "critic_optimizer": critic_opt, "actor_optimizer": actor_opt,
+                 "replay": storage, "log_alpha": _TensorState(log_alpha)}
+        if critic_target is not None:
+            state["critic_target"] = critic_target
+        if delay > 1:
+            state["actor_delay"] = steps[1][0]
         if self.get("autotune_alpha"):
             alpha_opt = torch.optim.Adam([log_alpha], lr=lr)
-            steps.append((loss.temperature_loss, Trainer(alpha_opt, lr, prefix="alpha_")))
+            steps.append((later(loss.temperature_loss), Trainer(alpha_opt, lr, prefix="alpha_")))
             state["alpha_optimizer"] = alpha_opt
+            if delay > 1:
+                state["temperature_delay"] = steps[-1][0]
+        report = (lambda: {"losses/alpha": loss.alpha})
+        if critic_target is None:
+            self.get("tau")   # in the list CrossQ shares with SAC, unused: there is no target to average
+            return Alg(runner, data, steps, self.summary, state,
+                       after_update=[lambda batch, stats: report()])
         return Alg(runner, data, steps, self.summary, state,
-                   after_update=[PolyakUpdate(critic_target, critic, self.get("tau"),
-                                              report=lambda: {"losses/alpha": loss.alpha})])
+                   after_update=[PolyakUpdate(critic_target, critic, self.get("tau"), report=report)])
 
 
 class _TensorState:
