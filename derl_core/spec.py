@@ -132,6 +132,24 @@ def hp(name: str, type_: type, help: str, default, low=None, high=None, choices=
     return Hyperparameter(name, type_, help, default, family_defaults, low, high, choices)
 
 
+def derived(hyperparameters, changes: dict | None = None, drop=()) -> list:
+    """Another algorithm's hyperparameter list for a variant of it (derl-qrdqn from DQN's, derl-crossq from
+    SAC's): those named in `drop` left out, the defaults in `changes` replaced — {name: value} for every family,
+    {name: {family: value}} for some."""
+    out = []
+    for h in hyperparameters:
+        if h.name in drop:
+            continue
+        change = (changes or {}).get(h.name)
+        if isinstance(change, dict):
+            h = Hyperparameter(h.name, h.type, h.help, h.default, {**h.family_defaults, **change}, h.low, h.high,
+                               h.choices)
+        elif change is not None:
+            h = Hyperparameter(h.name, h.type, h.help, change, {}, h.low, h.high, h.choices)
+        out.append(h)
+    return out
+
+
 class SpecError(TypeError):
     """A plugin's spec with a field of the wrong type: that plugin is listed as broken, derl goes on."""
 

@@ -7,37 +7,19 @@ and temperature updated every 3rd critic step, batch renorm momentum 0.01 acting
 first 100k updates. The actor here has no batch norm (SBX's has; the paper's ablations keep it)."""
 from derl_core import hookimpl
 from derl_core.config import replay_problem
-from derl_core.memory import mlp_bytes, replay_bytes
-from derl_core.model_options import mlp_sizes
-from derl_core.spec import AlgorithmSpec, hp
+from derl_core.spec import AlgorithmSpec, derived, hp
 from derl_sac.plugin import HYPERPARAMETERS as SAC_HYPERPARAMETERS
+from derl_sac.plugin import memory as sac_memory
 
 CHANGED = {"learning_rate": 1e-3, "critic_arch": "2048,2048"}   # every family: the paper's
 
 
-def _derived(hparam):
-    if hparam.name in CHANGED:
-        return hp(hparam.name, hparam.type, hparam.help, CHANGED[hparam.name], hparam.low, hparam.high,
-                  hparam.choices)
-    return hparam
-
-
-HYPERPARAMETERS = [_derived(h) for h in SAC_HYPERPARAMETERS] + [
+HYPERPARAMETERS = derived(SAC_HYPERPARAMETERS, CHANGED) + [
     hp("policy_delay", int, "critic steps per actor and temperature step", 3, 1, None),
     hp("adam_beta1", float, "Adam's beta1 (all optimizers)", 0.5, 0, 1),
     hp("bn_momentum", float, "batch renorm running-statistics momentum", 0.01, 0, 1),
     hp("renorm_warmup", int, "updates of plain batch norm before renormalisation's corrections", 100_000, 0, None),
 ]
-
-
-def memory(h: dict, env: dict) -> int:
-    import math
-    obs = max(math.prod(env["obs_shape"]), env.get("obs_bytes", 0) // 4)
-    act = math.prod(env["action_shape"])
-    actor_sizes, critic_sizes = mlp_sizes(h)
-    width = max((*actor_sizes, *critic_sizes), default=1)
-    return (replay_bytes(h["buffer_size"], env) + mlp_bytes((obs, *actor_sizes, 2 * act))
-            + 2 * mlp_bytes((obs + act, *critic_sizes, 1), copies=4) + 6 * h["batch_size"] * width * 4 * 8)
 
 
 @hookimpl
@@ -49,6 +31,6 @@ def derl_register_algorithms(register):
         factory="derl_crossq.crossq:CrossQFactory",
         hyperparameters=HYPERPARAMETERS,
         check=replay_problem,
-        memory=memory,
+        memory=sac_memory,   # SAC's estimate: one critic copy fewer, the same order
         action_spaces=("Box",),
         observation_spaces=("Box", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple")))

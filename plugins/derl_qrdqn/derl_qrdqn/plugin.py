@@ -10,7 +10,7 @@ extensions (n-step 3, prioritized replay) on as in DQN."""
 from derl_core import hookimpl
 from derl_core.config import replay_problem
 from derl_core.memory import replay_bytes
-from derl_core.spec import AlgorithmSpec, hp
+from derl_core.spec import AlgorithmSpec, derived, hp
 from derl_dqn.plugin import HYPERPARAMETERS as DQN_HYPERPARAMETERS
 
 NOT_HERE = ("dueling", "noisy", "noisy_sigma0", "model", "double")   # heads and a --model of Q-values
@@ -22,14 +22,7 @@ CHANGED = {   # name -> {family: default} replacing DQN's where rl-zoo's QR-DQN 
 }
 
 
-def _derived(hparam):
-    if hparam.name in CHANGED:
-        return hp(hparam.name, hparam.type, hparam.help, hparam.default, hparam.low, hparam.high, hparam.choices,
-                  **{**hparam.family_defaults, **CHANGED[hparam.name]})
-    return hparam
-
-
-HYPERPARAMETERS = [_derived(h) for h in DQN_HYPERPARAMETERS if h.name not in NOT_HERE] + [
+HYPERPARAMETERS = derived(DQN_HYPERPARAMETERS, CHANGED, drop=NOT_HERE) + [
     hp("n_quantiles", int, "quantiles of the return per action", 200, 1, 1000, classic=10, atari=200),
     hp("double", bool, "double Q-learning: the online net picks the next action (sb3-contrib: off)", False),
 ]
