@@ -96,6 +96,9 @@ CASES = {
     "ppo-minigrid-empty": ("ppo", "minigrid:MiniGrid-Empty-5x5-v0", 100_000, 3,
                            {"derl": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper", "--image-scale", "none"],
                             "derl-scaled": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper"], "sb3": None}),
+    "ppo-minigrid-doorkey": ("ppo", "minigrid:MiniGrid-DoorKey-5x5-v0", 200_000, 3,
+                             {"derl": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper", "--image-scale", "none"],
+                              "derl-scaled": ["--env-wrapper", "minigrid.wrappers:ImgObsWrapper"], "sb3": None}),
 }
 
 
@@ -126,12 +129,12 @@ EVALS, EVAL_EPISODES = 20, 10   # evaluations per run (every 5%), episodes each
 # random and reference returns for the normalised aggregate: random from a uniform-random policy (published in
 # the DQN/rliable literature for Atari; measured for the others), reference = rl-zoo's published return
 RANDOM = {"derl_core.env.masks:MaskedChoice-v0": 0.0, "derl_core.env.goals:BitFlipping-v0": -8.0, "derl_core.env.goals:PointGoalSparse-v0": -50.0,
-          "derl_core.env.goals:PointGoal-v0": -45.0, "Pendulum-v1": -1200.0, "minigrid:MiniGrid-Empty-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
+          "derl_core.env.goals:PointGoal-v0": -45.0, "Pendulum-v1": -1200.0, "minigrid:MiniGrid-Empty-5x5-v0": 0.0, "minigrid:MiniGrid-DoorKey-5x5-v0": 0.0, "CartPole-v1": 22.0, "Acrobot-v1": -500.0, "Hopper-v5": 18.0, "HalfCheetah-v5": -280.0,
           "Walker2d-v5": 1.6, "BreakoutNoFrameskip-v4": 1.7}
 REFERENCE = {"dqn-cartpole": 500.0, "dqn-acrobot": -76.0, "a2c-cartpole": 500.0, "sac-hopper": 2326.0,
              "sac-halfcheetah": 9535.0, "ppo-hopper": 2410.0, "ppo-halfcheetah": 5819.0, "ppo-walker2d": 3479.0,
              "ppo-breakout": 398.0, "ppo-halfcheetah-zoo": 5819.0, "ppo-hopper-zoo": 2410.0,
-             "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "td3-pendulum": -150.0,
+             "ppo-walker2d-zoo": 3479.0, "ppo-minigrid-empty": 1.0, "ppo-minigrid-doorkey": 1.0, "td3-pendulum": -150.0,
              "td3-halfcheetah": 9709.0, "qrdqn-cartpole": 500.0, "crossq-pendulum": -150.0, "crossq-halfcheetah": 9535.0, "ppo-masked": 20.0, "dqn-masked": 20.0, "tqc-pendulum": -150.0,
              "tqc-halfcheetah": 9535.0, "dqn-bitflip-her": -3.0, "sac-pointgoal-her": -10.0,
              "sac-pointgoal": -8.0}

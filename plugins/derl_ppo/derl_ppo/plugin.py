@@ -47,7 +47,7 @@ def zoo_ppo(batch, n_epochs, gamma, lr, ent, clip, gae, max_grad_norm, vf, tuned
 
 
 # Per-env presets (derl_core.preset; --preset none leaves them out). A preset is here when the learning table
-# shows it beats the family defaults: rl-zoo's HalfCheetah-v3 entry, an IQM of 5629 [4782, 6549] over 4 seeds
+# shows it beats the family defaults: rl-zoo's HalfCheetah-v3 entry, an IQM of 5347 [4619, 6266] over 5 seeds
 # against the family defaults' 1849 [1766, 1930] over 5 (bench/results/learning.md, ppo-halfcheetah-zoo
 # and ppo-halfcheetah). rl-zoo's Hopper and Walker2d entries are bench cases only: the family defaults already
 # score above the zoo's published returns there (3572, 4092 against 2410, 3479).
