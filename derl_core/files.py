@@ -48,7 +48,7 @@ def _name(where: str) -> str:
     return f"'{printable(str(where))[:160]}'"
 
 
-def parse_json(text, where: str, what: str, depth: int = MAX_DEPTH, finite: bool = True):
+def parse_json(text, where: str, what: str, depth: int = MAX_DEPTH, finite: bool = True, keys: int = MAX_KEYS):
     """`text` (str or bytes) as JSON, bounded as the module says; BadInput naming `where` (a path) and `what`
     (the kind of file, e.g. "derl sweep plan") otherwise."""
     if isinstance(text, (bytes, bytearray)):
@@ -61,7 +61,7 @@ def parse_json(text, where: str, what: str, depth: int = MAX_DEPTH, finite: bool
         raise ValueError(f"{name} is not a finite number")
     try:
         value = json.loads(text, parse_constant=refuse_constant if finite else None)
-        _bounded(value, depth, finite)
+        _bounded(value, depth, finite, keys)
     except RecursionError:
         raise BadInput(f"{_name(where)} is not a {what} (nested too deeply)") from None
     except ValueError as exc:   # JSONDecodeError, huge integers, our bounds
@@ -69,8 +69,8 @@ def parse_json(text, where: str, what: str, depth: int = MAX_DEPTH, finite: bool
     return value
 
 
-def _bounded(value, depth: int, finite: bool):
-    """Iteratively (no recursion of our own): nesting at most `depth`, at most MAX_KEYS keys per object,
+def _bounded(value, depth: int, finite: bool, keys: int = MAX_KEYS):
+    """Iteratively (no recursion of our own): nesting at most `depth`, at most `keys` keys per object,
     finite floats where asked (json turns 1e400 into inf without parse_constant)."""
     stack = [(value, 0)]
     while stack:
@@ -79,8 +79,8 @@ def _bounded(value, depth: int, finite: bool):
             if level >= depth:
                 raise ValueError(f"nested deeper than {depth} levels")
             if isinstance(item, dict):
-                if len(item) > MAX_KEYS:
-                    raise ValueError(f"an object with more than {MAX_KEYS} keys")
+                if len(item) > keys:
+                    raise ValueError(f"an object with more than {keys} keys")
                 stack.extend((v, level + 1) for v in item.values())
             else:
                 stack.extend((v, level + 1) for v in item)
@@ -88,7 +88,7 @@ def _bounded(value, depth: int, finite: bool):
             raise ValueError("a number is not finite")
 
 
-def read_json(path: str, what: str, limit: int = 1 << 20, depth: int = 8):
+def read_json(path: str, what: str, limit: int = 1 << 20, depth: int = 8, keys: int = MAX_KEYS):
     """A JSON file a user names (`what`: "--preset file"): a regular file of at most `limit` bytes, parsed by
     `parse_json`."""
     try:
@@ -104,7 +104,7 @@ def read_json(path: str, what: str, limit: int = 1 << 20, depth: int = 8):
         raise BadInput(f"{what} {_name(path)} cannot be read ({type(exc).__name__})") from None
     if len(data) > limit:
         raise BadInput(f"{what} {_name(path)} is larger than {limit >> 10} KiB")
-    return parse_json(data, path, what, depth)
+    return parse_json(data, path, what, depth, keys=keys)
 
 
 def read_json_in(d, name: str, what: str, limit: int = MAX_BYTES, depth: int = MAX_DEPTH):
@@ -156,6 +156,6 @@ def metric_row(line: str):
         return None
     if not isinstance(row, dict) or not fits(row.get("step"), Field(int, 0, 2**62)):
         return None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in row.items()):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values()):
         return None
     return row

@@ -25,7 +25,7 @@ MAX_BYTES, MAX_DEPTH, MAX_KEYS = 1 << 20, 8, 1000
 def read_json(path: str, what: str):
     """A preset file, read by the one defensive reader (derl_core.files): at most 1 MiB, nesting at most
     MAX_DEPTH, finite numbers only; every failure one line naming the file."""
-    return files.read_json(path, what, limit=MAX_BYTES, depth=MAX_DEPTH)
+    return files.read_json(path, what, limit=MAX_BYTES, depth=MAX_DEPTH, keys=MAX_KEYS)
 
 
 def preset_for(spec, env_id: str, choice: str | None) -> tuple:

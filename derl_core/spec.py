@@ -49,6 +49,7 @@ def load_object(path: str):
 # the space kinds derl's core models and runners handle (derl_core/rl/spaces.py says how)
 OBSERVATION_KINDS = ("Box", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple")
 ACTION_KINDS = ("Box", "Discrete", "MultiDiscrete", "MultiBinary")
+ACTION_MASK = "action_mask"   # the observation key action masks travel under (env/masks.py, rl.policy.masked)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-MASK = "action_mask"
+from ..spec import ACTION_MASK as MASK
 
 
 def mask_size(action_space) -> int | None:

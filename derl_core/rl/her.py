@@ -27,19 +27,13 @@ def goal_env_problem(space) -> str | None:
 def reward_function(venv):
     """compute_reward of the envs behind a vector env (through derl's vector wrappers): called on the first
     in-process env, or through VectorEnv.call on subprocess envs."""
-    env = venv
-    while not hasattr(env, "envs") and not hasattr(env, "call") and hasattr(env, "env"):
-        env = env.env
-    inner = env
+    inner = venv
     while not hasattr(inner, "envs") and hasattr(inner, "env"):
         inner = inner.env
     if hasattr(inner, "envs"):
-        fn = getattr(inner.envs[0].unwrapped, "compute_reward", None)
-        if fn is None:
-            return None
-        return fn
-    if hasattr(env, "call"):
-        return lambda achieved, desired, info: env.call("compute_reward", achieved, desired, info)[0]
+        return getattr(inner.envs[0].unwrapped, "compute_reward", None)
+    if hasattr(venv, "call"):
+        return lambda achieved, desired, info: venv.call("compute_reward", achieved, desired, info)[0]
     return None
 
 

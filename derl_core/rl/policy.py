@@ -130,7 +130,7 @@ TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16:
             torch.int32: np.int32, torch.int8: np.int8, torch.uint8: np.uint8, torch.bool: np.bool_}
 
 
-MASK = "action_mask"   # the observation key of action masks (env/masks.py)
+from ..spec import ACTION_MASK as MASK   # the observation key of action masks (env/masks.py)
 
 
 def action_mask(obs):

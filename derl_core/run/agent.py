@@ -18,6 +18,7 @@ import numpy as np
 from .. import env as envs
 from ..plugins import registry as default_registry
 from ..rl.spaces import batch_size_of, env_actions, kind, tree_map
+from ..spec import ACTION_MASK as MASK
 from . import rundir
 from .build import close_env
 from .evaluate import restore_policy
@@ -40,17 +41,16 @@ class Agent:
         `obs` is then the env's own observation, the masks are joined to it as in training; without
         `action_masks`, a Dict observation's own "action_mask" key is used, and none means every action."""
         space = self.observation_space
-        if kind(space) == "Dict" and "action_mask" in space.spaces:
-            if set(space.spaces) == {"observation", "action_mask"} and not (isinstance(obs, dict) and "observation" in obs):
+        if kind(space) == "Dict" and MASK in space.spaces:
+            if set(space.spaces) == {"observation", MASK} and not (isinstance(obs, dict) and "observation" in obs):
                 obs = {"observation": obs}
             obs = dict(obs)
             if action_masks is not None:
-                obs["action_mask"] = np.asarray(action_masks, dtype=np.int8)
-            elif "action_mask" not in obs:
-                probe = np.asarray(next(v for k, v in obs.items() if k != "action_mask"))
-                leaf = space.spaces[next(k for k in space.spaces if k != "action_mask")]
-                rows = () if probe.shape == tuple(leaf.shape or ()) else (len(probe),)
-                obs["action_mask"] = np.ones(rows + space.spaces["action_mask"].shape, np.int8)
+                obs[MASK] = np.asarray(action_masks, dtype=np.int8)
+            elif MASK not in obs:   # every action allowed, for one observation or a batch of them
+                rest = type(space)({k: s for k, s in space.spaces.items() if k != MASK})
+                rows = batch_size_of(rest, {k: np.asarray(obs[k]) for k in rest.spaces})
+                obs[MASK] = np.ones(((rows,) if rows is not None else ()) + space.spaces[MASK].shape, np.int8)
         elif action_masks is not None:
             raise ValueError("predict(action_masks=...): this run's env gave no action masks")
         if isinstance(obs, dict) and kind(self.observation_space) == "Dict":   # --obs-keys: only the run's keys
